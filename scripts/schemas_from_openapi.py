@@ -1,0 +1,94 @@
+"""Print manifest `schemas:` entries typed from Pipedrive's published OpenAPI descriptions.
+
+Usage: python scripts/schemas_from_openapi.py [OPENAPI_DIR] > /tmp/schemas.yaml
+The output is pasted under `schemas:` in manifest.yaml and then reviewed by hand: the API description is the
+source of truth for field names and types, so we regenerate rather than guess. `custom_fields` is left out on
+purpose: custom fields become top-level columns discovered from the Fields API at run time.
+"""
+
+import sys
+from pathlib import Path
+
+import yaml
+
+# stream name -> (openapi file, GET path)
+STREAMS = {
+    "deals": ("v2", "/deals"),
+    "persons": ("v2", "/persons"),
+    "organizations": ("v2", "/organizations"),
+    "activities": ("v2", "/activities"),
+    "products": ("v2", "/products"),
+    "pipelines": ("v2", "/pipelines"),
+    "stages": ("v2", "/stages"),
+    "fields": ("v2", "/dealFields"),
+}
+TIMESTAMP_FIELDS = {"add_time", "update_time", "stage_change_time", "close_time", "won_time", "lost_time",
+                    "archive_time", "marked_as_done_time", "first_won_time"}
+DATE_FIELDS = {"expected_close_date", "due_date", "local_won_date", "local_lost_date", "local_close_date"}
+
+
+def merge(schema):
+    """Collapse allOf/oneOf into one schema with merged properties."""
+    if "allOf" in schema:
+        out = {k: v for k, v in schema.items() if k != "allOf"}
+        for part in schema["allOf"]:
+            part = merge(part)
+            props = {**out.get("properties", {}), **part.get("properties", {})}
+            out.update(part)
+            if props:
+                out["properties"] = props
+        return out
+    return schema
+
+
+def to_json_schema(name, schema):
+    schema = merge(schema)
+    if "oneOf" in schema:
+        types = sorted({merge(s).get("type", "string") for s in schema["oneOf"]})
+        return {"type": ["null", *types]}
+    kind = schema.get("type") or ("object" if "properties" in schema else "string")
+    if kind == "object":
+        props = {k: to_json_schema(k, v) for k, v in schema.get("properties", {}).items()}
+        out = {"type": ["null", "object"]}
+        if props:
+            out["properties"] = props
+        return out
+    if kind == "array":
+        return {"type": ["null", "array"], "items": to_json_schema(name, schema.get("items", {}))}
+    out = {"type": ["null", kind]}
+    if kind == "string" and name in TIMESTAMP_FIELDS:
+        out["format"] = "date-time"
+    elif kind == "string" and name in DATE_FIELDS:
+        out["format"] = "date"
+    return out
+
+
+def item_schema(doc, path):
+    response = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    data = merge(response)["properties"]["data"]
+    return merge(data.get("items", data))
+
+
+def main():
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "openapi")
+    docs = {v: yaml.safe_load((folder / f"pipedrive-{v}.yaml").read_text()) for v in ("v1", "v2")}
+    out = {}
+    for stream, (version, path) in STREAMS.items():
+        props = item_schema(docs[version], path)["properties"]
+        props = {k: to_json_schema(k, v) for k, v in props.items() if k != "custom_fields"}
+        out[stream] = {"type": "object", "$schema": "http://json-schema.org/draft-07/schema#",
+                       "additionalProperties": True, "properties": props}
+    # One line per field, as the house style asks, so a schema reads like a table.
+    for stream, schema in out.items():
+        print(f"  {stream}:")
+        print("    type: object")
+        print('    $schema: "http://json-schema.org/draft-07/schema#"')
+        print("    additionalProperties: true")
+        print("    properties:")
+        for name, prop in schema["properties"].items():
+            line = yaml.safe_dump(prop, default_flow_style=True, width=10_000).strip()
+            print(f"      {name}: {line}")
+
+
+if __name__ == "__main__":
+    main()

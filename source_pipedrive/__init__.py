@@ -1,0 +1,3 @@
+from source_pipedrive.source import SourcePipedrive
+
+__all__ = ["SourcePipedrive"]
