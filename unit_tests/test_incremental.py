@@ -1,0 +1,68 @@
+"""Incremental syncs on update_time: inclusive updated_since, ascending order, the boundary second re-read, legacy state.
+
+Pipedrive timestamps have whole seconds and many records share one, so restarting strictly after the cursor would
+lose the records updated later in the same second. We restart at the cursor itself (updated_since is inclusive).
+"""
+
+import pytest
+import requests_mock
+from airbyte_cdk.models import SyncMode
+
+from builders import API, config, data_requests, deal, mock_no_custom_fields, read, stream_state, v2_page
+
+
+def _sync(pages, state=None, stream="deals"):
+    with requests_mock.Mocker() as http:
+        mock_no_custom_fields(http)
+        http.get(f"{API}/api/v2/{stream}", [{"json": page} for page in pages])
+        output = read(config(), [stream], SyncMode.incremental, state=state)
+    return output, data_requests(http)
+
+
+def test_a_first_incremental_sync_reads_everything_in_ascending_update_time():
+    output, requests = _sync([v2_page([deal(1, "2024-01-01T00:00:00Z")])])
+    assert requests[0].qs["sort_by"] == ["update_time"]
+    assert requests[0].qs["sort_direction"] == ["asc"]
+    assert requests[0].qs["updated_since"] == ["2000-01-01t00:00:00z"]
+    assert [r.record.data["id"] for r in output.records] == [1]
+
+
+def test_state_is_the_highest_update_time_read():
+    pages = [
+        v2_page([deal(1, "2024-01-01T00:00:00Z"), deal(2, "2024-03-05T10:00:00Z")], next_cursor="p2"),
+        v2_page([deal(3, "2024-03-05T10:00:00Z")]),
+    ]
+    output, _ = _sync(pages)
+    assert output.most_recent_state.stream_state.__dict__ == {"update_time": "2024-03-05T10:00:00Z"}
+
+
+def test_the_next_sync_restarts_at_the_boundary_second_and_loses_none_of_its_records():
+    # Deal 4 was updated in the same second as the cursor, after the previous sync had read deals 2 and 3.
+    boundary = [deal(2, "2024-03-05T10:00:00Z"), deal(3, "2024-03-05T10:00:00Z"), deal(4, "2024-03-05T10:00:00Z")]
+    output, requests = _sync([v2_page(boundary + [deal(5, "2024-03-06T00:00:00Z")])],
+                             state=stream_state("deals", {"update_time": "2024-03-05T10:00:00Z"}))
+    assert requests[0].qs["updated_since"] == ["2024-03-05t10:00:00z"]
+    assert [r.record.data["id"] for r in output.records] == [2, 3, 4, 5]
+    assert output.most_recent_state.stream_state.__dict__ == {"update_time": "2024-03-06T00:00:00Z"}
+
+
+def test_a_sync_with_nothing_new_keeps_the_state_where_it_was():
+    output, _ = _sync([v2_page([])], state=stream_state("deals", {"update_time": "2024-03-05T10:00:00Z"}))
+    assert output.records == []
+    assert output.most_recent_state.stream_state.__dict__ == {"update_time": "2024-03-05T10:00:00Z"}
+
+
+def test_state_written_by_airbytes_2x_connector_is_accepted():
+    output, requests = _sync([v2_page([deal(9, "2024-03-05T10:00:01Z")])],
+                             state=stream_state("deals", {"update_time": "2024-03-05 10:00:00"}))
+    assert requests[0].qs["updated_since"] == ["2024-03-05t10:00:00z"]
+    assert output.most_recent_state.stream_state.__dict__ == {"update_time": "2024-03-05T10:00:01Z"}
+
+
+@pytest.mark.parametrize("stream", ["pipelines", "stages"])
+def test_streams_without_updated_since_read_all_but_emit_only_changed_records(stream):
+    records = [{"id": 1, "update_time": "2024-01-01T00:00:00Z"}, {"id": 2, "update_time": "2024-06-01T00:00:00Z"}]
+    output, requests = _sync([v2_page(records)], state=stream_state(stream, {"update_time": "2024-03-01T00:00:00Z"}),
+                             stream=stream)
+    assert "updated_since" not in requests[0].qs  # the API answers 400 to it on these endpoints
+    assert [r.record.data["id"] for r in output.records] == [2]
