@@ -21,8 +21,18 @@ STREAMS = {
     "pipelines": ("v2", "/pipelines"),
     "stages": ("v2", "/stages"),
     "fields": ("v2", "/dealFields"),
+    "leads": ("v1", "/leads"),
+    "notes": ("v1", "/notes"),
+    "users": ("v1", "/users"),
+    "activity_types": ("v1", "/activityTypes"),
+    "currencies": ("v1", "/currencies"),
+    "lead_labels": ("v1", "/leadLabels"),
+    "lead_sources": ("v1", "/leadSources"),
+    "filters": ("v1", "/filters"),
+    "files": ("v1", "/files"),
+    "call_logs": ("v1", "/callLogs"),
 }
-TIMESTAMP_FIELDS = {"add_time", "update_time", "stage_change_time", "close_time", "won_time", "lost_time",
+TIMESTAMP_FIELDS = {"add_time", "modified", "created", "last_login", "start_time", "end_time", "next_activity_time", "update_time", "stage_change_time", "close_time", "won_time", "lost_time",
                     "archive_time", "marked_as_done_time", "first_won_time"}
 DATE_FIELDS = {"expected_close_date", "due_date", "local_won_date", "local_lost_date", "local_close_date"}
 
