@@ -1,8 +1,11 @@
 """CDK adapters for what the manifest cannot say in YAML. The Pipedrive semantics live in custom_fields.py."""
 
+import random
 import threading
 from dataclasses import InitVar, dataclass, field
-from typing import Any, Iterable, Mapping, MutableMapping, Optional
+from typing import Any, Iterable, Mapping, MutableMapping, Optional, Union
+
+import requests
 
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
@@ -10,6 +13,7 @@ from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.declarative.transformations.config_transformations.config_transformation import (
     ConfigTransformation,
 )
+from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 from source_pipedrive.custom_fields import CustomFieldMap
@@ -41,6 +45,35 @@ class LegacyCredentialsMigration(ConfigTransformation):
             config["credentials"] = {"auth_type": "api_token", "api_token": config.pop("api_token")}
         elif legacy is not None:
             config["authorization"] = legacy  # unknown shape: leave it for spec validation to name
+
+
+@dataclass
+class RateLimitAwareBackoff(BackoffStrategy):
+    """Waits as long as Pipedrive says on a 429, else backs off exponentially with jitter.
+
+    Pipedrive puts x-ratelimit-reset (relative seconds until its 2-second window frees) on every response, so the
+    CDK's WaitTimeFromHeader would also apply it to 5xx and timeouts and retry those almost at once. Jitter keeps
+    the workers of one sync (and other syncs of the company) from retrying in lockstep.
+    Used by definitions.base_error_handler.backoff_strategies.
+    """
+
+    parameters: InitVar[Mapping[str, Any]]
+    config: Config = field(default_factory=dict)
+    base_seconds: float = 2.0
+    max_seconds: float = 60.0
+
+    def backoff_time(
+        self, response_or_exception: Optional[Union[requests.Response, requests.RequestException]], attempt_count: int
+    ) -> Optional[float]:
+        if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 429:
+            headers = response_or_exception.headers
+            for header in ("Retry-After", "x-ratelimit-reset"):
+                try:
+                    return min(max(float(headers[header]), 0.5), self.max_seconds)
+                except (KeyError, TypeError, ValueError):
+                    continue
+        exponential = self.base_seconds * 2 ** max(attempt_count - 1, 0)
+        return min(exponential, self.max_seconds) * random.uniform(0.75, 1.25)
 
 
 def _read_v2_list(requester: Requester) -> Iterable[Mapping[str, Any]]:

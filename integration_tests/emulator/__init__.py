@@ -1,0 +1,18 @@
+"""Local Pipedrive REST API emulator: API v2, the v1 endpoints that have no v2 twin, OAuth, rate limits, faults.
+
+Built from ../shared/pipedrive-api.md and Pipedrive's official OpenAPI files (../shared/openapi); every handler
+cites the operation it implements, and behaviour the docs leave open is marked "inferred" where it is decided.
+
+    from integration_tests.emulator import Emulator
+    with Emulator(seed=42, scale=200) as emu:          # scale = number of deals
+        emu.base_url                                   # http://127.0.0.1:PORT  (/api/v2/..., /v1/..., /api/v1/...)
+        emu.truth("deals")                             # {id: record} incl. deleted/archived rows
+        emu.mutate(update_fraction=0.01, add=0, delete_fraction=0.0, entities=None, same_second=True)
+        emu.stats(); emu.reset_stats(); emu.set_faults(error_every=10)
+        emu.issue_oauth_refresh_token("client-id")
+
+The same hooks are served without auth under /_emulator/ (see hooks.py). CLI: python -m integration_tests.emulator.
+"""
+from .server import Emulator
+
+__all__ = ["Emulator"]

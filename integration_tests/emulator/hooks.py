@@ -1,0 +1,139 @@
+"""Test hooks outside the API namespace (no auth, no rate limits): /_emulator/{mutate,truth,stats,faults,...}.
+
+Also home of the request statistics and the fault injector, which the hooks expose.
+"""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from .common import Response, dumps, loads
+
+FAULT_DEFAULTS = {"error_every": None, "error_status": 500, "latency_ms": 0, "drop_every": None,
+                  "truncate_every": None, "html_every": None}
+
+HTML_ERROR = {
+    502: b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>"
+         b"<hr><center>cloudflare</center></body></html>\n",
+    503: b"<html><head><title>503 Service Temporarily Unavailable</title></head><body><center>"
+         b"<h1>503 Service Temporarily Unavailable</h1></center><hr><center>cloudflare</center></body></html>\n",
+}
+
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with getattr(self, "lock", threading.Lock()):
+            self.requests = Counter()  # "GET /api/v2/deals" -> n
+            self.statuses = Counter()  # "200" -> n
+            self.tokens_by_path = Counter()
+            self.records_by_path = Counter()
+            self.tokens_total = 0
+            self.rate_limited_429 = 0
+            self.blocked_403_html = 0
+            self.api_token_in_query = 0
+            self.oauth_token_requests = 0
+            self.faults_injected = Counter()
+
+    def record(self, key: str, status: int, tokens: int, records: int, token_in_query: bool) -> None:
+        with self.lock:
+            self.requests[key] += 1
+            self.statuses[str(status)] += 1
+            if tokens:
+                self.tokens_by_path[key] += tokens
+                self.tokens_total += tokens
+            if records:
+                self.records_by_path[key] += records
+            if status == 429:
+                self.rate_limited_429 += 1
+            if token_in_query:
+                self.api_token_in_query += 1
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {
+                "requests": dict(self.requests), "statuses": dict(self.statuses),
+                "tokens_total": self.tokens_total, "tokens_by_path": dict(self.tokens_by_path),
+                "records_by_path": dict(self.records_by_path), "rate_limited_429": self.rate_limited_429,
+                "blocked_403_html": self.blocked_403_html, "api_token_in_query": self.api_token_in_query,
+                "oauth_token_requests": self.oauth_token_requests, "faults_injected": dict(self.faults_injected),
+            }
+
+
+class Faults:
+    """Every Nth API request misbehaves; one counter drives all faults so schedules are deterministic."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.conf = dict(FAULT_DEFAULTS)
+        self.counter = 0
+
+    def set(self, **kw) -> dict:
+        unknown = set(kw) - set(FAULT_DEFAULTS) - {"reset", "burst_limit", "daily_budget", "block_after",
+                                                     "block_seconds"}
+        if unknown:
+            raise ValueError(f"unknown fault(s): {sorted(unknown)}")
+        with self.lock:
+            if kw.get("reset") or not kw:
+                self.conf = dict(FAULT_DEFAULTS)
+                self.counter = 0
+            for k in FAULT_DEFAULTS:
+                if k in kw:
+                    self.conf[k] = kw[k]
+            return dict(self.conf)
+
+    def next(self):
+        """The fault for this request: None, 'drop', 'truncate', 'error' or 'html' (+ latency in ms)."""
+        with self.lock:
+            self.counter += 1
+            n, c = self.counter, self.conf
+            for name in ("drop", "truncate", "error", "html"):
+                every = c[f"{name}_every"]
+                if every and n % every == 0:
+                    return name, c["latency_ms"]
+            return None, c["latency_ms"]
+
+
+def handle(emu, req) -> Response:
+    """Dispatch /_emulator/... requests."""
+    path = req.path[len("/_emulator"):]
+    try:
+        body = loads(req.body) if req.body.strip() else {}
+    except ValueError:
+        return _json({"error": "body must be JSON"}, 400)
+    if not isinstance(body, dict):
+        return _json({"error": "body must be a JSON object"}, 400)
+    q = {k: v[-1] for k, v in req.query.items()}
+    try:
+        if path == "/mutate" and req.method == "POST":
+            return _json(emu.mutate(**body))
+        if path == "/truth" and req.method == "GET":
+            return _json({str(k): v for k, v in emu.truth(q["entity"]).items()})
+        if path == "/stats" and req.method == "GET":
+            return _json(emu.stats())
+        if path == "/stats/reset" and req.method == "POST":
+            emu.reset_stats()
+            return _json({"ok": True})
+        if path == "/faults" and req.method == "POST":
+            return _json(emu.set_faults(**body))
+        if path == "/budget/reset" and req.method == "POST":
+            emu.reset_daily_budget()
+            return _json({"ok": True})
+        if path == "/oauth/refresh_token" and req.method == "POST":
+            return _json({"refresh_token": emu.issue_oauth_refresh_token(q.get("client_id") or body["client_id"])})
+        if path == "/oauth/code" and req.method == "POST":
+            return _json({"code": emu.issue_oauth_code(q.get("client_id") or body["client_id"],
+                                                       q.get("redirect_uri", body.get("redirect_uri", "")))})
+        if path == "/oauth/expire" and req.method == "POST":
+            emu.expire_oauth_access_tokens()
+            return _json({"ok": True})
+    except (KeyError, TypeError, ValueError) as exc:
+        return _json({"error": f"{type(exc).__name__}: {exc}"}, 400)
+    return _json({"error": "unknown hook"}, 404)
+
+
+def _json(obj, status: int = 200) -> Response:
+    return Response(status, dumps(obj))
