@@ -10,12 +10,15 @@ import json
 import os
 import sys
 import time
+import warnings
 from contextlib import ExitStack
 from pathlib import Path
 
 # PyAirbyte looks up Airbyte's online registry unless told it is offline; the demo needs no network.
 os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# PyAirbyte's cloud-warehouse dependencies warn about Python end-of-life dates on import; not our reader's concern.
+warnings.filterwarnings("ignore", category=FutureWarning)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -75,7 +78,7 @@ def main() -> None:
         else:
             source.select_all_streams()
         args.db.parent.mkdir(parents=True, exist_ok=True)
-        cache = ab.DuckDBCache(db_path=str(args.db), schema_name="pipedrive")
+        cache = ab.DuckDBCache(db_path=str(args.db))
         started = time.monotonic()
         result = source.read(cache=cache, force_full_refresh=True)
         elapsed = time.monotonic() - started
@@ -88,11 +91,16 @@ def main() -> None:
         if {"deals", "stages", "pipelines"} <= set(result.streams):
             print("\n==> open deal value per stage")
             with cache.get_sql_engine().connect() as connection:
-                connection.execute(text(f"set schema '{cache.schema_name}'"))
                 rows = connection.execute(text(PIPELINE_REPORT)).fetchall()
-            print(f"{'pipeline':<20}{'stage':<24}{'currency':<10}{'deals':>7}{'open value':>16}")
-            for pipeline, stage, _, currency, deals, value in rows:
-                print(f"{pipeline[:19]:<20}{stage[:23]:<24}{currency or '':<10}{deals:>7}{value or 0:>16,.2f}")
+            # Deals keep their own currency, so values are summed per currency, never across.
+            by_stage = {}
+            for pipeline, stage, order, currency, deals, value in rows:
+                entry = by_stage.setdefault((pipeline, order, stage), [0, []])
+                entry[0] += deals
+                entry[1].append(f"{currency} {value or 0:,.0f}")
+            print(f"{'pipeline':<22}{'stage':<22}{'deals':>6}  open value by currency")
+            for (pipeline, _, stage), (deals, values) in by_stage.items():
+                print(f"{pipeline[:21]:<22}{stage[:21]:<22}{deals:>6}  {', '.join(values)}")
 
 
 if __name__ == "__main__":

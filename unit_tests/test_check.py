@@ -33,10 +33,9 @@ def test_check_succeeds_with_one_request_for_a_valid_token():
         (401, pipedrive_error(401, "unauthorized access"), "Pipedrive rejected the credentials (unauthorized access)"),
         (402, pipedrive_error(402, "Company account is not open"), "company account is not open"),
         (403, pipedrive_error(403, "You don't have permission"), "needs permission to read this data set"),
-        (403, pipedrive_error(403, "Scope and URL mismatch"), "not granted the OAuth scope"),
         (404, pipedrive_error(404, "Not found"), "Check api_domain"),
     ],
-    ids=["bad token", "closed account", "missing permission", "missing oauth scope", "wrong domain path"],
+    ids=["bad token", "closed account", "missing permission", "wrong domain path"],
 )
 def test_check_fails_with_a_sentence_the_user_understands(status_code, body, expected):
     with requests_mock.Mocker() as http:
