@@ -22,10 +22,12 @@ def not_deleted(record):
 
 
 # Which records each stream must return, by Pipedrive's documented list rules (pipedrive-api.md §2.6):
-# lists leave out deleted records, and since 2025-07 deals and leads lists leave out archived ones.
+# lists leave out deleted records, and since 2025-07 deals and leads lists leave out archived ones. Deals are the
+# exception the connector uses: asked with status=...,deleted they include deleted deals, so deletes reach the
+# destination.
 VISIBLE = {
-    "deals": ("deals", lambda r: not_deleted(r) and not r["is_archived"]),
-    "deals_archived": ("deals", lambda r: not_deleted(r) and r["is_archived"]),
+    "deals": ("deals", lambda r: not r["is_archived"]),
+    "deals_archived": ("deals", lambda r: r["is_archived"]),
     "persons": ("persons", not_deleted),
     "organizations": ("organizations", not_deleted),
     "activities": ("activities", not_deleted),
@@ -112,6 +114,14 @@ def test_a_full_read_returns_every_listed_record_exactly_once(stream, full_read,
     assert got == expected
 
 
+def test_deleted_deals_and_only_they_carry_the_cdc_deletion_mark(full_read, emulator):
+    truth = emulator.truth("deals")
+    marked = {r["id"] for r in full_read.records("deals") + full_read.records("deals_archived")
+              if r.get("_ab_cdc_deleted_at")}
+    assert marked == {i for i, d in truth.items() if d["is_deleted"]}
+    assert marked, "the emulator has no deleted deal: the test would prove nothing"
+
+
 def test_every_record_matches_the_discovered_schema(full_read, catalog):
     schemas = {s["name"]: s["json_schema"] for s in catalog["catalog"]["streams"]}
     for message in full_read.of_type("RECORD"):
@@ -166,8 +176,9 @@ def test_an_incremental_read_returns_every_changed_record_and_little_else(tmp_pa
                                                                           emulator, outputs):
     states = full_read.final_states()
     before = {s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"].get("update_time") for s in states}
-    changed = emulator.mutate(update_fraction=0.03, add=4, entities=["deals", "persons", "organizations", "activities",
-                                                                       "products", "leads", "notes"])
+    changed = emulator.mutate(update_fraction=0.03, add=4, delete_fraction=0.01,
+                              entities=["deals", "persons", "organizations", "activities", "products", "leads",
+                                        "notes"])
     emulator.reset_stats()
     result = run(tmp_path, "read", config, configured_catalog(catalog), state=states)
     outputs.append(result)
@@ -177,7 +188,7 @@ def test_an_incremental_read_returns_every_changed_record_and_little_else(tmp_pa
                            ("notes", "notes")]:
         _, visible = VISIBLE[stream]
         truth = emulator.truth(entity)
-        want = {str(i) for kind in ("updated", "added") for i in changed[entity][kind] if visible(truth[i])}
+        want = {str(i) for kind in ("updated", "added", "deleted") for i in changed[entity][kind] if visible(truth[i])}
         got = [r for r in result.records(stream)]
         assert want, f"no visible change in {stream}: the test would prove nothing"
         assert want <= {str(r["id"]) for r in got}, stream
@@ -186,6 +197,10 @@ def test_an_incremental_read_returns_every_changed_record_and_little_else(tmp_pa
         boundary = _cursor(before[stream]).replace(microsecond=0)
         extra = [r for r in got if str(r["id"]) not in want]
         assert all(_cursor(r["update_time"]).replace(microsecond=0) == boundary for r in extra), stream
+    deleted_deals = {r["id"]: r for r in result.records("deals") if r["id"] in changed["deals"]["deleted"]}
+    visible_deleted = {i for i in changed["deals"]["deleted"] if not emulator.truth("deals")[i]["is_archived"]}
+    assert set(deleted_deals) == visible_deleted and visible_deleted
+    assert all(r["_ab_cdc_deleted_at"] == r["update_time"] for r in deleted_deals.values())
     requests_per_stream = emulator.stats()["requests"]
     assert requests_per_stream["GET /api/v2/deals"] == 1  # one page of changes, not the whole table
 
