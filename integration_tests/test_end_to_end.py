@@ -72,6 +72,7 @@ def full_read(tmp_path_factory, config, catalog, outputs, emulator):
     result = run(tmp_path_factory.mktemp("read"), "read", config, configured_catalog(catalog))
     outputs.append(result)
     assert result.returncode == 0 and not result.errors(), result.errors() or result.stderr[-2000:]
+    result.api_stats = emulator.stats()
     return result
 
 
@@ -112,6 +113,22 @@ def test_a_full_read_returns_every_listed_record_exactly_once(stream, full_read,
     got = sorted(str(r["id"]) for r in full_read.records(stream))
     assert expected, f"the emulator lists no {stream}: the comparison would prove nothing"
     assert got == expected
+
+
+def test_deal_products_cover_every_deal_through_the_batch_endpoint(full_read, emulator):
+    deals = [d for d in emulator.truth("deals").values() if not d["is_deleted"]]
+    expected = sorted((p["deal_id"], p["id"]) for d in deals for p in emulator.ds.deal_products(d["id"]))
+    got = sorted((r["deal_id"], r["id"]) for r in full_read.records("deal_products"))
+    assert expected and got == expected
+    # 100 deals a request (plus pages of 500 products), never one request per deal.
+    batches = full_read.api_stats["requests"]["GET /api/v2/deals/products"]
+    assert batches <= len(deals) // 100 + 2 + len(expected) // 500
+
+
+def test_product_variations_cover_every_product(full_read, emulator):
+    products = [p for p in emulator.truth("products").values() if not p["is_deleted"]]
+    expected = sorted(v["id"] for p in products for v in emulator.ds.variations(p["id"]))
+    assert expected and sorted(r["id"] for r in full_read.records("product_variations")) == expected
 
 
 def test_deleted_deals_and_only_they_carry_the_cdc_deletion_mark(full_read, emulator):
@@ -201,8 +218,11 @@ def test_an_incremental_read_returns_every_changed_record_and_little_else(tmp_pa
     visible_deleted = {i for i in changed["deals"]["deleted"] if not emulator.truth("deals")[i]["is_archived"]}
     assert set(deleted_deals) == visible_deleted and visible_deleted
     assert all(r["_ab_cdc_deleted_at"] == r["update_time"] for r in deleted_deals.values())
-    requests_per_stream = emulator.stats()["requests"]
-    assert requests_per_stream["GET /api/v2/deals"] == 1  # one page of changes, not the whole table
+    requests_per_path = emulator.stats()["requests"]
+    # One page of changes each for deals and for deal_products' parent, not the whole table again; and deal
+    # products only for the changed deals (one batch).
+    assert requests_per_path["GET /api/v2/deals"] == 2
+    assert requests_per_path["GET /api/v2/deals/products"] == 1
 
 
 def test_no_secret_appears_in_any_output(outputs):

@@ -31,9 +31,16 @@ STREAMS = {
     "filters": ("v1", "/filters"),
     "files": ("v1", "/files"),
     "call_logs": ("v1", "/callLogs"),
+    "deal_products": ("v2", "/deals/products"),
+    "product_variations": ("v2", "/products/{id}/variations"),
 }
 TIMESTAMP_FIELDS = {"add_time", "modified", "created", "last_login", "start_time", "end_time", "next_activity_time", "update_time", "stage_change_time", "close_time", "won_time", "lost_time",
                     "archive_time", "marked_as_done_time", "first_won_time"}
+# Columns the connector adds to what the API returns.
+EXTRA = {
+    "deals": {"_ab_cdc_deleted_at": {"type": ["null", "string"], "format": "date-time",
+                                     "description": "When the deal was deleted; set only on deleted deals (Pipedrive keeps them 30 days)."}},
+}
 DATE_FIELDS = {"expected_close_date", "due_date", "local_won_date", "local_lost_date", "local_close_date"}
 
 
@@ -86,6 +93,7 @@ def main():
     for stream, (version, path) in STREAMS.items():
         props = item_schema(docs[version], path)["properties"]
         props = {k: to_json_schema(k, v) for k, v in props.items() if k != "custom_fields"}
+        props.update(EXTRA.get(stream, {}))
         out[stream] = {"type": "object", "$schema": "http://json-schema.org/draft-07/schema#",
                        "additionalProperties": True, "properties": props}
     # One line per field, as the house style asks, so a schema reads like a table.
