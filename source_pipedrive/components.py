@@ -13,7 +13,9 @@ from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.declarative.transformations.config_transformations.config_transformation import (
     ConfigTransformation,
 )
-from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 from source_pipedrive.custom_fields import CustomFieldMap
@@ -74,6 +76,49 @@ class RateLimitAwareBackoff(BackoffStrategy):
                     continue
         exponential = self.base_seconds * 2 ** max(attempt_count - 1, 0)
         return min(exponential, self.max_seconds) * random.uniform(0.75, 1.25)
+
+
+@dataclass
+class UnreachableHostErrorHandler(ErrorHandler):
+    """Fails at once, with a sentence, when the API host's name does not resolve (a mistyped api_domain).
+
+    The CDK treats every connection error as transient and would retry a DNS failure for minutes before reporting
+    a urllib3 traceback; a CompositeErrorHandler cannot stop that (a later handler's RETRY wins over an earlier
+    FAIL). So this wraps the manifest's own handler (`inner`) and answers only for unresolvable hosts.
+    Used as definitions.base_error_handler.
+    """
+
+    parameters: InitVar[Mapping[str, Any]]
+    inner: ErrorHandler
+    config: Config = field(default_factory=dict)
+
+    @property
+    def max_retries(self) -> Optional[int]:
+        return self.inner.max_retries
+
+    @property
+    def max_time(self) -> Optional[int]:
+        return self.inner.max_time
+
+    @property
+    def backoff_strategies(self) -> Optional[list]:
+        return getattr(self.inner, "backoff_strategies", None)
+
+    def interpret_response(self, response_or_exception: Any) -> ErrorResolution:
+        if isinstance(response_or_exception, requests.exceptions.ConnectionError) and any(
+            marker in repr(response_or_exception)
+            for marker in ("NameResolutionError", "Name or service not known", "getaddrinfo failed")
+        ):
+            request = getattr(response_or_exception, "request", None)
+            url = request.url if request is not None else self.config.get("api_domain") or ""
+            host = requests.utils.urlparse(url).hostname or "of the API"
+            return ErrorResolution(
+                response_action=ResponseAction.FAIL,
+                failure_type=FailureType.config_error,
+                error_message=f"Could not reach Pipedrive: the host name {host} does not resolve. Check api_domain "
+                "(https://api.pipedrive.com or https://<company>.pipedrive.com).",
+            )
+        return self.inner.interpret_response(response_or_exception)
 
 
 def _read_v2_list(requester: Requester) -> Iterable[Mapping[str, Any]]:

@@ -46,10 +46,24 @@ def test_check_fails_with_a_sentence_the_user_understands(status_code, body, exp
     assert "Traceback" not in status.message
 
 
-def test_check_fails_clearly_when_the_domain_does_not_resolve():
+def test_check_fails_at_once_with_a_sentence_when_the_domain_does_not_resolve():
     cfg = config(api_domain="https://no-such-company.invalid")
+    dns_failure = requests.exceptions.ConnectionError(
+        "HTTPSConnectionPool(host='no-such-company.invalid', port=443): Max retries exceeded "
+        "(Caused by NameResolutionError(\"Failed to resolve 'no-such-company.invalid'\"))"
+    )
     with requests_mock.Mocker() as http:
-        http.get("https://no-such-company.invalid/api/v2/pipelines", exc=requests.exceptions.ConnectionError("DNS failure"))
+        http.get("https://no-such-company.invalid/api/v2/pipelines", exc=dns_failure)
         status = check(cfg)
     assert status.status == Status.FAILED
-    assert "Traceback" not in status.message
+    assert "the host name no-such-company.invalid does not resolve. Check api_domain" in status.message
+    assert len(http.request_history) == 1  # no minutes of retries against a name that will not resolve
+
+
+def test_a_refused_connection_is_retried_as_transient():
+    with requests_mock.Mocker() as http:
+        http.get(f"{API}/api/v2/pipelines", [{"exc": requests.exceptions.ConnectionError("Connection refused")},
+                                             {"json": v2_page([{"id": 1}])}])
+        status = check(config())
+    assert status.status == Status.SUCCEEDED
+    assert len(http.request_history) == 2
