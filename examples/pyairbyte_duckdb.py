@@ -85,19 +85,22 @@ def main() -> None:
         print(f"{name:<12}{len(result[name]):>8} records")
 
     deals = result["deals"].to_pandas()
-    print(f"==> deals DataFrame: {len(deals)} rows x {len(deals.columns)} columns")
+    # Deals deleted in Pipedrive (kept there 30 days) arrive too, marked with _ab_cdc_deleted_at, so that a
+    # deduplicating destination can drop them; a report counts the live ones.
+    deleted = deals["_ab_cdc_deleted_at"].notna()
+    print(f"==> deals DataFrame: {len(deals)} rows x {len(deals.columns)} columns, {deleted.sum()} of them deleted")
     # The cache keeps only the columns the stream's schema declares; ids and names join the three tables.
-    stages = result["stages"].to_pandas()[["id", "name", "pipeline_id"]].rename(columns={"id": "stage_id", "name": "stage"})
-    pipelines = result["pipelines"].to_pandas()[["id", "name"]].rename(columns={"id": "pipeline_id", "name": "pipeline"})
+    stages = result["stages"].to_pandas().rename(columns={"id": "stage_id", "name": "stage"})
+    pipelines = result["pipelines"].to_pandas().rename(columns={"id": "pipeline_id", "name": "pipeline"})
     by_pipeline = (
-        deals[["stage_id", "status"]]
-        .merge(stages, on="stage_id", how="left")
-        .merge(pipelines, on="pipeline_id", how="left")
+        deals.loc[~deleted, ["stage_id", "status"]]
+        .merge(stages[["stage_id", "stage", "pipeline_id"]], on="stage_id", how="left")
+        .merge(pipelines[["pipeline_id", "pipeline"]], on="pipeline_id", how="left")
         .groupby(["pipeline", "status"])
         .size()
         .unstack(fill_value=0)
     )
-    print("==> deals per pipeline and status")
+    print("==> live deals per pipeline and status")
     print(by_pipeline.to_string())
 
 

@@ -89,12 +89,12 @@ def test_the_image_name_is_the_same_when_read_from_metadata_and_the_image_label(
     assert dockerfile_labels()["io.airbyte.name"] == METADATA["dockerRepository"] == "airbyte/source-pipedrive"
 
 
-def test_the_dockerfile_builds_from_the_base_image_metadata_names():
+def test_the_image_builds_from_the_pinned_base_image_when_metadata_names_one():
     assert dockerfile("FROM") == [METADATA["connectorBuildOptions"]["baseImage"]]
     assert "@sha256:" in METADATA["connectorBuildOptions"]["baseImage"]
 
 
-def test_the_image_entrypoint_is_the_console_script_pyproject_declares():
+def test_the_image_runs_the_console_script_pyproject_declares_when_the_platform_starts_it():
     assert PYPROJECT["project"]["scripts"] == {"source-pipedrive": "source_pipedrive.run:run"}
     assert [json.loads(arguments) for arguments in dockerfile("ENTRYPOINT")] == [["source-pipedrive"]]
     assert dockerfile_env()["AIRBYTE_ENTRYPOINT"] == "source-pipedrive"
@@ -105,26 +105,27 @@ def test_the_console_script_target_is_a_function_when_imported():
     assert callable(getattr(importlib.import_module(module), function))
 
 
-def test_the_dockerfile_copies_every_file_the_wheel_is_built_from():
+def test_the_image_build_has_every_file_when_it_builds_the_wheel():
     wheel_target = PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]
-    needed = {"pyproject.toml", PYPROJECT["project"]["readme"], *wheel_target["packages"], *wheel_target["force-include"]}
+    needed = {"pyproject.toml", PYPROJECT["project"]["readme"], *wheel_target["packages"],
+              *wheel_target["force-include"]}
     copied = {source.rstrip("/") for arguments in dockerfile("COPY") for source in shlex.split(arguments)[:-1]}
     assert needed == {"pyproject.toml", "README.md", "source_pipedrive", "manifest.yaml"}
     assert needed <= copied
 
 
-def test_the_wheel_carries_the_top_level_manifest_byte_for_byte(wheel):
+def test_the_wheel_carries_the_top_level_manifest_byte_for_byte_when_built_from_the_repository(wheel):
     assert wheel.read("source_pipedrive/manifest.yaml") == MANIFEST_BYTES
 
 
-def test_the_wheel_carries_every_module_of_the_package(wheel):
+def test_the_wheel_carries_every_module_and_the_console_script_when_built_from_the_repository(wheel):
     modules = {f"source_pipedrive/{path.name}" for path in (ROOT / "source_pipedrive").glob("*.py")}
     assert modules <= set(wheel.namelist())
     assert "[console_scripts]\nsource-pipedrive = source_pipedrive.run:run" in wheel.read(
         next(name for name in wheel.namelist() if name.endswith(".dist-info/entry_points.txt"))).decode()
 
 
-def test_every_manifest_class_name_imports_and_ships_in_the_wheel(wheel):
+def test_every_manifest_class_name_imports_and_ships_when_the_wheel_is_built(wheel):
     names = values_of(MANIFEST, {"class_name"})
     assert names, "the manifest names no custom component: the check below would prove nothing"
     for name in sorted(names):
@@ -133,16 +134,16 @@ def test_every_manifest_class_name_imports_and_ships_in_the_wheel(wheel):
         assert module.replace(".", "/") + ".py" in wheel.namelist(), name
 
 
-def test_every_host_the_manifest_can_call_is_allowed_by_metadata():
+def test_every_host_the_manifest_calls_is_allowed_when_metadata_allowed_hosts_apply():
     allowed = METADATA["allowedHosts"]["hosts"]
-    templates = values_of(MANIFEST, {"url", "url_base", "token_refresh_endpoint"})
+    templates = values_of(MANIFEST, {"url", "url_base", "token_refresh_endpoint", "consent_url", "access_token_url"})
     hosts = {host for template in templates for host in re.findall(r"https://([A-Za-z0-9.-]+)", template)}
     assert "*.pipedrive.com" in allowed
     assert {"api.pipedrive.com", "oauth.pipedrive.com"} <= hosts
     assert [h for h in sorted(hosts) if not any(fnmatch.fnmatch(h, pattern) for pattern in allowed)] == []
 
 
-def test_metadata_identifies_a_python_low_code_source():
+def test_metadata_identifies_a_python_low_code_source_when_the_registry_reads_it():
     assert str(uuid.UUID(METADATA["definitionId"])) == METADATA["definitionId"]
     assert {"language:python", "cdk:low-code"} <= set(METADATA["tags"])
     assert METADATA["connectorType"] == "source"
@@ -159,4 +160,5 @@ def test_the_installed_command_runs_the_packaged_manifest_when_the_working_direc
     specs = [json.loads(line)["spec"] for line in completed.stdout.splitlines() if line.startswith('{"type":"SPEC"')]
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
     assert [spec["connectionSpecification"]["title"] for spec in specs] == ["Pipedrive Spec"]
-    assert specs[0]["connectionSpecification"]["properties"].keys() == MANIFEST["spec"]["connection_specification"]["properties"].keys()
+    packaged = MANIFEST["spec"]["connection_specification"]
+    assert specs[0]["connectionSpecification"]["properties"].keys() == packaged["properties"].keys()
