@@ -33,9 +33,76 @@ STREAMS = {
     "call_logs": ("v1", "/callLogs"),
     "deal_products": ("v2", "/deals/products"),
     "product_variations": ("v2", "/products/{id}/variations"),
+    "projects": ("v2", "/projects"),
+    "project_templates": ("v2", "/projectTemplates"),
+    "tasks": ("v2", "/tasks"),
+    "boards": ("v2", "/boards"),
+    "phases": ("v2", "/phases"),
+    "v1_fields": ("v1", "/leadFields"),
+    "note_fields": ("v1", "/noteFields"),
+    "roles": ("v1", "/roles"),
+    "permission_sets": ("v1", "/permissionSets"),
+    "webhooks": ("v1", "/webhooks"),
+    "goals": ("v1", "/goals/find"),
+    "mail_threads": ("v1", "/mailbox/mailThreads"),
+    "mail_messages": ("v1", "/mailbox/mailThreads/{id}/mailMessages"),
+    "organization_relationships": ("v1", "/organizationRelationships"),
+    "followers": ("v2", "/deals/{id}/followers"),
+    "followers_changelog": ("v2", "/deals/{id}/followers/changelog"),
+    "deal_discounts": ("v2", "/deals/{id}/discounts"),
+    "deal_installments": ("v2", "/deals/installments"),
+    "product_images": ("v2", "/products/{id}/images"),
+    "project_changelog": ("v2", "/projects/{id}/changelog"),
+    "deal_participants": ("v1", "/deals/{id}/participants"),
+    "participants_changelog": ("v1", "/deals/{id}/participantsChangelog"),
+    "flow": ("v1", "/deals/{id}/flow"),
+    "changelog": ("v1", "/deals/{id}/changelog"),
+    "entity_mail_messages": ("v1", "/deals/{id}/mailMessages"),
+    "note_comments": ("v1", "/notes/{id}/comments"),
+    "role_assignments": ("v1", "/roles/{id}/assignments"),
+    "role_settings": ("v1", "/roles/{id}/settings"),
+    "role_pipelines": ("v1", "/roles/{id}/pipelines"),
+    "permission_set_assignments": ("v1", "/permissionSets/{id}/assignments"),
+    "user_permissions": ("v1", "/users/{id}/permissions"),
 }
-TIMESTAMP_FIELDS = {"add_time", "modified", "created", "last_login", "start_time", "end_time", "next_activity_time", "update_time", "stage_change_time", "close_time", "won_time", "lost_time",
+TIMESTAMP_FIELDS = {"time", "timestamp", "created_at", "updated_at", "add_time", "modified", "created", "last_login", "start_time", "end_time", "next_activity_time", "update_time", "stage_change_time", "close_time", "won_time", "lost_time",
                     "archive_time", "marked_as_done_time", "first_won_time"}
+INT = {"type": ["null", "integer"]}
+CHANGE_KEY = {"type": ["null", "string"], "description": "A hash of the whole change entry: changelogs carry no id, "
+              "and several changes in one second must stay separate rows."}
+# Child streams: (base schema above, the parent id and other columns the connector adds).
+CHILDREN = {
+    **{f"{e}_followers": ("followers", {f"{k}": INT}) for e, k in
+       [("deal", "deal_id"), ("person", "person_id"), ("organization", "org_id"), ("product", "product_id"),
+        ("user", "followed_user_id")]},
+    **{f"{e}_followers_changelog": ("followers_changelog", {k: INT}) for e, k in
+       [("deal", "deal_id"), ("person", "person_id"), ("organization", "org_id"), ("product", "product_id")]},
+    **{f"{e}_flow": ("flow", {k: INT, "id": INT}) for e, k in
+       [("deal", "deal_id"), ("person", "person_id"), ("organization", "org_id")]},
+    **{f"{e}_changelog": ("changelog", {k: INT, "_ab_change_key": CHANGE_KEY}) for e, k in
+       [("deal", "deal_id"), ("person", "person_id"), ("organization", "org_id")]},
+    **{f"{e}_mail_messages": ("entity_mail_messages", {k: INT, "id": INT}) for e, k in
+       [("deal", "deal_id"), ("person", "person_id"), ("organization", "org_id")]},
+    "deal_participants_changelog": ("participants_changelog", {"deal_id": INT}),
+    "deal_participants": ("deal_participants", {"deal_id": INT}),
+    "deal_discounts": ("deal_discounts", {}),
+    "project_changelog": ("project_changelog", {"project_id": INT, "_ab_change_key": CHANGE_KEY}),
+    "project_permitted_users": (None, {"project_id": INT, "user_ids": {"type": ["null", "array"], "items": INT}}),
+    "note_comments": ("note_comments", {"note_id": INT}),
+    "role_assignments": ("role_assignments", {}),
+    "role_settings": ("role_settings", {"role_id": INT}),
+    "role_pipelines": ("role_pipelines", {"role_id": INT}),
+    "permission_set_assignments": ("permission_set_assignments", {}),
+    "user_permissions": ("user_permissions", {"user_id": INT}),
+    "user_role_settings": ("role_settings", {"user_id": INT}),
+    "user_role_assignments": ("role_assignments", {}),
+    "lead_fields": ("v1_fields", {}),
+    "projects_archived": ("projects", {}),
+    "project_fields": ("fields", {}),
+}
+SHARED_ONLY = {"followers", "followers_changelog", "flow", "changelog", "entity_mail_messages",
+               "participants_changelog", "v1_fields"}
+
 # Columns the connector adds to what the API returns.
 EXTRA = {
     "deals": {"_ab_cdc_deleted_at": {"type": ["null", "string"], "format": "date-time",
@@ -82,7 +149,9 @@ def to_json_schema(name, schema):
 
 def item_schema(doc, path):
     response = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-    data = merge(response)["properties"]["data"]
+    data = merge(merge(response)["properties"]["data"])
+    if path == "/goals/find":  # records sit under data.goals
+        data = merge(data["properties"]["goals"])
     return merge(data.get("items", data))
 
 
@@ -96,6 +165,12 @@ def main():
         props.update(EXTRA.get(stream, {}))
         out[stream] = {"type": "object", "$schema": "http://json-schema.org/draft-07/schema#",
                        "additionalProperties": True, "properties": props}
+    for stream, (base, extra) in CHILDREN.items():
+        props = dict(out[base]["properties"]) if base else {}
+        props.update(extra)
+        out[stream] = {"properties": props}
+    for shared in SHARED_ONLY:
+        del out[shared]
     # One line per field, as the house style asks, so a schema reads like a table.
     for stream, schema in out.items():
         print(f"  {stream}:")

@@ -28,11 +28,12 @@ def manifest_streams() -> dict:
         parameters = stream.get("$parameters", {})
         url = stream["retriever"]["requester"]["url"]
         # The URL template starts with the configurable domain; what follows it is the path Pipedrive documents.
-        path = re.sub(r"\{\{\s*parameters\.(\w+)\s*\}\}", lambda m: str(parameters[m.group(1)]), url.split("}}", 1)[1])
+        # A child stream's path is `$parameters.child_path` with "{id}" standing for the parent id.
+        path = re.sub(r"\{\{\s*parameters\.(\w+).*?\}\}", lambda m: str(parameters[m.group(1)]), url.split("}}", 1)[1])
         cursor = stream.get("incremental_sync")
         modes = "full refresh, incremental" if cursor else "full refresh"
         facts[stream["name"]] = {
-            "endpoint": "GET " + re.sub(r"\{\{[^}]*\}\}", "{}", path),
+            "endpoint": "GET " + re.sub(r"\{[^}]*\}", "{}", re.sub(r"\{\{[^}]*\}\}", "{}", path)),
             "api": "v2" if path.startswith("/api/v2/") else "v1",
             "sync modes": modes + (" (client-side)" if cursor and cursor.get("is_client_side_incremental") else ""),
             "primary key": ", ".join(stream["primary_key"]),
