@@ -188,8 +188,8 @@ class CustomFieldsSchemaLoader(SchemaLoader):
 class CustomFieldsFlattener(RecordTransformation):
     """Replaces a record's custom_fields object by the typed, labelled columns CustomFieldsSchemaLoader declares.
 
-    The field definitions are read once per sync (the fields requester caches its response, so the schema
-    loader and this transformation share one HTTP call). Used by `transformations` of the same streams.
+    The field definitions are read once per sync, before the first record, never per page or record.
+    Used by `transformations` of the same streams.
     """
 
     config: Config
