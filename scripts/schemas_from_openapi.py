@@ -46,7 +46,7 @@ STREAMS = {
     "goals": ("v1", "/goals/find"),
     "mail_threads": ("v1", "/mailbox/mailThreads"),
     "mail_messages": ("v1", "/mailbox/mailThreads/{id}/mailMessages"),
-    "organization_relationships": ("v1", "/organizationRelationships"),
+    "organization_relationships_base": ("v1", "/organizationRelationships"),
     "followers": ("v2", "/deals/{id}/followers"),
     "followers_changelog": ("v2", "/deals/{id}/followers/changelog"),
     "deal_discounts": ("v2", "/deals/{id}/discounts"),
@@ -97,10 +97,11 @@ CHILDREN = {
     "user_role_settings": ("role_settings", {"user_id": INT}),
     "user_role_assignments": ("role_assignments", {}),
     "lead_fields": ("v1_fields", {}),
+    "organization_relationships": ("organization_relationships_base", {"org_id": INT}),
     "projects_archived": ("projects", {}),
     "project_fields": ("fields", {}),
 }
-SHARED_ONLY = {"followers", "followers_changelog", "flow", "changelog", "entity_mail_messages",
+SHARED_ONLY = {"organization_relationships_base", "followers", "followers_changelog", "flow", "changelog", "entity_mail_messages",
                "participants_changelog", "v1_fields"}
 
 # Columns the connector adds to what the API returns.

@@ -7,6 +7,9 @@ cites the operation it implements, and behaviour the docs leave open is marked "
     with Emulator(seed=42, scale=200) as emu:          # scale = number of deals
         emu.base_url                                   # http://127.0.0.1:PORT  (/api/v2/..., /v1/..., /api/v1/...)
         emu.truth("deals")                             # {id: record} incl. deleted/archived rows
+        emu.catalogue_truth("deal_changelog", 7)       # secondary data sets (catalogue.CATALOGUE): flow, changelogs,
+        emu.catalogue_truth("deal_changelog")          #   participants, mail, projects, goals, roles, recents ...
+                                                       #   per parent, or {parent_id: [...]} over all parents
         emu.mutate(update_fraction=0.01, add=0, delete_fraction=0.0, entities=None, same_second=True)
         emu.stats(); emu.reset_stats(); emu.set_faults(error_every=10)
         emu.issue_oauth_refresh_token("client-id")

@@ -314,7 +314,7 @@ def _include_fields(ds, entity, rec, include) -> dict:
             else:
                 extra[name] = ds.counts("deals", col, ("status", status)).get(rid, 0) if status is not None else 0
         elif name == "participants_count":
-            extra[name] = 1 if rec.get("person_id") else 0
+            extra[name] = len(ds.participant_person_ids(rid)) if entity == "deals" else 0
         elif name == "first_won_time":
             extra[name] = rec.get("won_time")
         elif name == "smart_bcc_email":
@@ -371,10 +371,10 @@ def _deal_conds(ds, p):
 def _person_conds(ds, p):
     conds = [(c, p[c]) for c in ("owner_id", "org_id") if c in p]
     cand = _ids(p)
-    if "deal_id" in p:  # persons linked to the deal = its contact person (inferred: participants not modelled)
+    if "deal_id" in p:  # persons linked to the deal = its participants (the v1 /deals/{id}/persons it replaces)
         d = p["deal_id"]
         t = ds.tables["deals"]
-        linked = {t.cols["person_id"][d - 1]} if 1 <= d <= t.n and t.cols["person_id"][d - 1] else set()
+        linked = set(ds.participant_person_ids(d)) if 1 <= d <= t.n else set()
         cand = sorted(linked & set(cand)) if cand is not None else sorted(linked)
     return conds, cand
 
@@ -479,6 +479,12 @@ def get_product(emu, req):
 
 def page_list(items: list, p: dict, sort_by: str = "id", direction: str = "asc", id_of=None, value_of=None):
     """Keyset pagination over a small list of dicts (pipelines, stages, fields, followers, children)."""
+    page, nxt = page_rows(items, p, sort_by, direction, id_of, value_of)
+    return Response(200, page_body([dumps(it) for it in page], nxt), records=len(page))
+
+
+def page_rows(items: list, p: dict, sort_by: str = "id", direction: str = "asc", id_of=None, value_of=None):
+    """(items of this page, next_cursor) for page_list and for endpoints with another envelope."""
     id_of = id_of or (lambda it: it["id"])
     value_of = value_of or (lambda it: it.get(sort_by))
     # None sorts first; (has_value, value, id) keeps mixed None/value columns comparable
@@ -499,7 +505,7 @@ def page_list(items: list, p: dict, sort_by: str = "id", direction: str = "asc",
         key = rest[0][0]
         nxt = encode_cursor({"field": sort_by, "fieldValue": key[1] if key[0] else None,
                              "sortDirection": direction, "id": key[2]})
-    return Response(200, page_body([dumps(it) for _, it in page], nxt), records=len(page))
+    return [it for _, it in page], nxt
 
 
 # GET /api/v2/pipelines  (openapi v2 getPipelines; §2.2: no updated_since)

@@ -22,7 +22,9 @@ from bisect import bisect_left, bisect_right
 from random import Random
 
 from . import fields as F
+from .catalogue import CATALOGUE, CatalogueMixin
 from .common import date_str, dumps, loads, ms_time, v1_time, v2_time
+from .v1_objects import V1ObjectsMixin
 
 START = calendar.timegm((2019, 1, 1, 0, 0, 0))
 END = calendar.timegm((2026, 11, 1, 0, 0, 0))
@@ -108,7 +110,10 @@ def _mix(x: int) -> int:
     return x ^ (x >> 31)
 
 
-class Dataset:
+class Dataset(CatalogueMixin, V1ObjectsMixin):
+    """The account. Secondary data sets (history, children, projects, mail, admin, goals, recents) live in
+    catalogue.CatalogueMixin; v1 shapes of the core records in v1_objects.V1ObjectsMixin."""
+
     def __init__(self, seed: int = 42, scale: int = 200, cache_bytes: int = 2 << 30):
         self.seed, self.scale = seed, max(1, int(scale))
         self.lock = threading.RLock()
@@ -145,6 +150,7 @@ class Dataset:
         for entity in ("organizations", "persons", "deals", "products", "leads", "activities", "notes"):
             getattr(self, "_gen_" + entity)(Random(f"{seed}:{entity}:columns"), self.base_n[entity])
         self._derived: dict = {}
+        self._init_catalogue()
 
     # ---- reference data (small, static) -------------------------------------------------------------------
     def _gen_reference(self) -> None:
@@ -785,6 +791,8 @@ class Dataset:
 
     # ---- truth & mutation ------------------------------------------------------------------------------------
     def truth(self, entity: str) -> dict:
+        if entity in CATALOGUE:  # secondary data sets: same as catalogue_truth(name) (a list, or {parent: list})
+            return self.catalogue_truth(entity)
         with self.lock:
             if entity == "pipelines":
                 return {p["id"]: dict(p) for p in self.pipelines}
@@ -816,14 +824,20 @@ class Dataset:
                 n_del = round(len(alive) * delete_fraction)
                 picked = r.sample(alive, min(len(alive), n_upd + n_del))
                 updated, deleted, added = [], [], []
+                logged = entity in ("deals", "persons", "organizations")  # field history (catalogue.py)
                 for k in picked[:n_upd]:
                     ts = now if same_second else int(time.time())
+                    before = self.record(entity, k + 1) if logged else None
                     self._update(entity, t, k, r, ts)
+                    if logged:
+                        self._log_update(entity, k + 1, before, self._after_update(entity, k + 1, before), ts)
                     updated.append(k)
                 for k in picked[n_upd:]:
                     ts = now if same_second else int(time.time())
                     t.flags[k] |= DELETED
                     self._stamp(t, k, ts, r)
+                    if logged:
+                        self._log_delete(entity, k + 1, ts)
                     deleted.append(k)
                 for _ in range(add):
                     ts = now if same_second else int(time.time())

@@ -1,4 +1,4 @@
-"""Test hooks outside the API namespace (no auth, no rate limits): /_emulator/{mutate,truth,stats,faults,...}.
+"""Test hooks outside the API namespace (no auth, no rate limits): /_emulator/{mutate,truth,catalogue_truth,stats,faults,...}.
 
 Also home of the request statistics and the fault injector, which the hooks expose.
 """
@@ -111,7 +111,13 @@ def handle(emu, req) -> Response:
         if path == "/mutate" and req.method == "POST":
             return _json(emu.mutate(**body))
         if path == "/truth" and req.method == "GET":
-            return _json({str(k): v for k, v in emu.truth(q["entity"]).items()})
+            res = emu.truth(q["entity"])
+            return _json({str(k): v for k, v in res.items()} if isinstance(res, dict) else res)
+        if path == "/catalogue_truth" and req.method == "GET":
+            kw = {k: _coerce(v) for k, v in q.items() if k not in ("name", "parent_id")}
+            pid = q.get("parent_id")
+            res = emu.catalogue_truth(q["name"], int(pid) if pid and pid.isdigit() else pid, **kw)
+            return _json({str(k): v for k, v in res.items()} if isinstance(res, dict) and pid is None else res)
         if path == "/stats" and req.method == "GET":
             return _json(emu.stats())
         if path == "/stats/reset" and req.method == "POST":
@@ -133,6 +139,15 @@ def handle(emu, req) -> Response:
     except (KeyError, TypeError, ValueError) as exc:
         return _json({"error": f"{type(exc).__name__}: {exc}"}, 400)
     return _json({"error": "unknown hook"}, 404)
+
+
+def _coerce(v: str):
+    """Query-string keyword for catalogue_truth: true/false, integers, comma lists (items=), else the string."""
+    if v in ("true", "false"):
+        return v == "true"
+    if v.isdigit():
+        return int(v)
+    return v.split(",") if "," in v else v
 
 
 def _json(obj, status: int = 200) -> Response:

@@ -11,7 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import api_v1, api_v2, hooks
+from . import api_v1, api_v1_catalogue, api_v2, api_v2_catalogue, hooks
 from .auth import Auth, scope_mismatch, unauthorized
 from .common import ApiError, Request, Response, error_body
 from .data import Dataset
@@ -38,9 +38,9 @@ class Router:
     def __init__(self):
         self.static: dict = {}  # path -> (template, handler)
         self.dynamic: list = []  # (regex, template, handler), most literal first
-        for method, template, handler in api_v2.ROUTES:
+        for method, template, handler in api_v2.ROUTES + api_v2_catalogue.ROUTES:
             self._add(template, template, handler)
-        for method, template, handler in api_v1.ROUTES:
+        for method, template, handler in api_v1.ROUTES + api_v1_catalogue.ROUTES:
             # v1 answers under /v1/... and /api/v1/... alike (MIG); costs and scopes are keyed by /v1/...
             self._add(template, template, handler)
             self._add("/api" + template, template, handler)
@@ -115,6 +115,11 @@ class Emulator:
     # ---- hooks (also over HTTP under /_emulator/) -----------------------------------------------------------
     def truth(self, entity: str) -> dict:
         return self.ds.truth(entity)
+
+    def catalogue_truth(self, name: str, parent_id=None, **kw):
+        """Truth of a secondary data set (catalogue.CATALOGUE): a list (or object) for global data sets; for
+        per-parent ones the list of `parent_id`, or {parent_id: list} over every parent a connector iterates."""
+        return self.ds.catalogue_truth(name, parent_id, **kw)
 
     def mutate(self, update_fraction: float = 0.01, add: int = 0, delete_fraction: float = 0.0, entities=None,
                same_second: bool = True) -> dict:
