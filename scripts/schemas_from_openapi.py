@@ -157,7 +157,7 @@ def item_schema(doc, path):
 
 
 def main():
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "openapi")
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "integration_tests" / "emulator" / "openapi")
     docs = {v: yaml.safe_load((folder / f"pipedrive-{v}.yaml").read_text()) for v in ("v1", "v2")}
     out = {}
     for stream, (version, path) in STREAMS.items():

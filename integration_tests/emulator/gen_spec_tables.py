@@ -15,7 +15,7 @@ from pathlib import Path
 
 # /work/main/integration_tests/emulator/ -> /work/shared/openapi (pipedrive-api.md §10 lives next to the repo)
 DEFAULT_OPENAPI_DIR = Path(
-    os.environ.get("PIPEDRIVE_OPENAPI_DIR", Path(__file__).resolve().parents[3] / "shared" / "openapi")
+    os.environ.get("PIPEDRIVE_OPENAPI_DIR", Path(__file__).resolve().parent / "openapi")
 )
 METHODS = ("get", "post", "put", "patch", "delete")
 
