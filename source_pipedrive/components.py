@@ -5,8 +5,10 @@ import threading
 from dataclasses import InitVar, dataclass, field
 from typing import Any, Iterable, Mapping, MutableMapping, Optional, Union
 
+import orjson
 import requests
 
+from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
@@ -47,6 +49,29 @@ class LegacyCredentialsMigration(ConfigTransformation):
             config["credentials"] = {"auth_type": "api_token", "api_token": config.pop("api_token")}
         elif legacy is not None:
             config["authorization"] = legacy  # unknown shape: leave it for spec validation to name
+
+
+@dataclass
+class RecordsAtPath(RecordExtractor):
+    """The records under a fixed key path of a Pipedrive response (`data`, or `data.goals`), decoded with orjson.
+
+    DpathExtractor walks every node of a 500-record page to fetch one key and decodes with the standard json
+    module: about half the CPU of a read. A list yields its items, an object yields itself, null yields nothing
+    (v1 lists answer `data: null` when empty). Used by definitions.data_selector and the goals stream.
+    """
+
+    field_path: list
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[str, Any]]:
+        body: Any = orjson.loads(response.content)
+        for key in self.field_path:
+            body = body.get(key) if isinstance(body, dict) else None
+        if isinstance(body, list):
+            yield from body
+        elif body:
+            yield body
 
 
 @dataclass
