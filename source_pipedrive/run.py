@@ -4,17 +4,35 @@ from datetime import datetime, timezone
 from typing import List
 
 import orjson
-from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
 from airbyte_cdk.models import (
     AirbyteErrorTraceMessage,
     AirbyteMessage,
     AirbyteMessageSerializer,
     AirbyteTraceMessage,
+    ConnectorSpecification,
+    FailureType,
     TraceType,
     Type,
 )
+from airbyte_cdk.sources.utils.schema_helpers import split_config
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_pipedrive.config_errors import config_error
 from source_pipedrive.source import SourcePipedrive
+
+
+class PipedriveEntrypoint(AirbyteEntrypoint):
+    """The CDK's entrypoint, with config errors that name the field (see config_errors.py)."""
+
+    @staticmethod
+    def validate_connection(source_spec: ConnectorSpecification, config) -> None:  # type: ignore[no-untyped-def]
+        connector_config, _ = split_config(config)
+        message = config_error(connector_config, source_spec.connectionSpecification)
+        if message:
+            raise AirbyteTracedException(message=message, internal_message=message,
+                                         failure_type=FailureType.config_error)
+        AirbyteEntrypoint.validate_connection(source_spec, config)
 
 
 def _source(args: List[str]) -> SourcePipedrive:
@@ -50,4 +68,12 @@ def run() -> None:
         )
         print(orjson.dumps(AirbyteMessageSerializer.dump(trace)).decode())
         sys.exit(1)
-    launch(source, args)
+    entrypoint = PipedriveEntrypoint(source)
+    with PRINT_BUFFER:
+        for message in entrypoint.run(entrypoint.parse_args(args)):
+            # One write per message: concurrent threads must not interleave a message and its newline.
+            print(f"{message}\n", end="")
+
+
+if __name__ == "__main__":
+    run()
