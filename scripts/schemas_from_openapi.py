@@ -106,6 +106,8 @@ SHARED_ONLY = {"organization_relationships_base", "followers", "followers_change
 
 # Columns the connector adds to what the API returns.
 EXTRA = {
+    # Pipedrive's own example shows a bare date here ("2025-03-10"), not a timestamp: no format claimed.
+    "product_images": {"add_time": {"type": ["null", "string"]}},
     "deals": {"_ab_cdc_deleted_at": {"type": ["null", "string"], "format": "date-time",
                                      "description": "When the deal was deleted; set only on deleted deals (Pipedrive keeps them 30 days)."}},
 }
