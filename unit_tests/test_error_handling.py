@@ -38,6 +38,7 @@ def test_a_5xx_ignores_the_rate_limit_reset_and_backs_off_exponentially_with_jit
     assert 1.5 <= waits[0] <= 2.5 and 3.0 <= waits[1] <= 5.0 and 6.0 <= waits[2] <= 10.0
 
 
+@pytest.mark.real_clock
 def test_a_burst_429_is_waited_out_and_the_read_completes():
     with requests_mock.Mocker() as http:
         http.get(PIPELINES, [{"status_code": 429, "headers": {"x-ratelimit-reset": "1"},
