@@ -95,7 +95,7 @@ LISTS = {
     "permission_sets": ("permission_sets", lambda r: r["id"]),
     "webhooks": ("webhooks", lambda r: r["id"]),
     "goals": ("goals", lambda r: r["id"]),
-    "mail_threads": ("mail_threads", lambda r: r["id"]),
+    "mail": ("mail_threads", lambda r: r["id"]),
 }
 
 

@@ -44,7 +44,7 @@ STREAMS = {
     "permission_sets": ("v1", "/permissionSets"),
     "webhooks": ("v1", "/webhooks"),
     "goals": ("v1", "/goals/find"),
-    "mail_threads": ("v1", "/mailbox/mailThreads"),
+    "mail": ("v1", "/mailbox/mailThreads"),
     "mail_messages": ("v1", "/mailbox/mailThreads/{id}/mailMessages"),
     "organization_relationships_base": ("v1", "/organizationRelationships"),
     "followers": ("v2", "/deals/{id}/followers"),
