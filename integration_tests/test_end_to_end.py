@@ -154,39 +154,70 @@ def test_every_record_matches_the_discovered_schema(full_read, catalog):
         jsonschema.validate(message["record"]["data"], schemas[message["record"]["stream"]])
 
 
-def test_custom_fields_arrive_as_labelled_columns_that_match_the_raw_api_data(full_read, catalog, emulator):
-    fields = requests.get(f"{emulator.base_url}/api/v2/dealFields", params={"limit": 500},
+def _v1_raw(record, code, field_type):
+    """A lead's custom value (v1: flat at the root, enum ids as strings, sets as comma strings) in v2 shape."""
+    value = record.get(code)
+    if value is None:
+        return None
+    if field_type == "monetary":
+        return {"value": value, "currency": record.get(f"{code}_currency")}
+    if field_type in ("daterange", "timerange"):
+        return {"value": value, "until": record.get(f"{code}_until")}
+    if field_type == "enum":
+        return int(value)
+    if field_type == "set":
+        return [int(v) for v in str(value).split(",") if v]
+    return value
+
+
+CUSTOM_FIELD_STREAMS = {
+    # stream: (fields endpoint, truth entity, API version of the records)
+    "deals": ("dealFields", "deals", "v2"),
+    "persons": ("personFields", "persons", "v2"),
+    "organizations": ("organizationFields", "organizations", "v2"),
+    "products": ("productFields", "products", "v2"),
+    "leads": ("dealFields", "leads", "v1"),
+}
+
+
+@pytest.mark.parametrize("stream", sorted(CUSTOM_FIELD_STREAMS))
+def test_custom_fields_arrive_as_labelled_columns_that_match_the_raw_api_data(stream, full_read, catalog, emulator):
+    endpoint, entity, version = CUSTOM_FIELD_STREAMS[stream]
+    fields = requests.get(f"{emulator.base_url}/api/v2/{endpoint}", params={"limit": 500},
                           headers={"x-api-token": TOKEN}).json()["data"]
-    properties = next(s for s in catalog["catalog"]["streams"] if s["name"] == "deals")["json_schema"]["properties"]
-    column = {}
-    for name, prop in properties.items():
-        for f in fields:
-            if f["is_custom_field"] and f"key {f['field_code']}," in prop.get("description", ""):
-                column.setdefault(f["field_code"], min([name, column.get(f["field_code"], name)], key=len))
+    properties = next(s for s in catalog["catalog"]["streams"] if s["name"] == stream)["json_schema"]["properties"]
     custom = [f for f in fields if f["is_custom_field"]]
-    assert len(column) == len(custom), "every custom field must have a column"
-    truth = emulator.truth("deals")
+    column = {}
+    for f in custom:
+        # The column whose description names the field's key; its sub-columns name it too, so take the shortest.
+        named = [name for name, prop in properties.items() if f"key {f['field_code']}," in prop.get("description", "")]
+        assert named, f"{stream}: no column for custom field {f['field_name']!r}"
+        column[f["field_code"]] = min(named, key=len)
+    truth = emulator.truth(entity)
     checked = set()
-    for record in full_read.records("deals"):
-        raw = truth[record["id"]]["custom_fields"]
+    for record in full_read.records(stream):
+        raw_record = truth[record["id"]]
         for f in custom:
-            value, out = raw.get(f["field_code"]), record.get(column[f["field_code"]])
+            code, kind = f["field_code"], f["field_type"]
+            value = _v1_raw(raw_record, code, kind) if version == "v1" else raw_record["custom_fields"].get(code)
+            out = record.get(column[code])
             labels = {o["id"]: o["label"] for o in f.get("options") or []}
             if value is None:
-                assert out is None
+                assert out is None, (stream, f["field_name"])
                 continue
-            checked.add(f["field_type"])
-            if f["field_type"] in ("varchar", "text", "phone", "int", "double", "date", "user", "org", "people"):
-                assert out == value
-            elif f["field_type"] == "enum":
-                assert out == labels.get(value, str(value))
-            elif f["field_type"] == "set":
-                assert out == [labels.get(v, str(v)) for v in value]
-            elif f["field_type"] == "monetary":
-                assert (out, record.get(column[f["field_code"]] + "_currency")) == (value["value"], value["currency"])
-            elif f["field_type"] in ("daterange", "timerange"):
-                assert (out, record.get(column[f["field_code"]] + "_until")) == (value["value"], value["until"])
-    assert {"varchar", "double", "monetary", "enum", "set", "date", "daterange"} <= checked
+            checked.add(kind)
+            if kind in ("varchar", "varchar_auto", "text", "phone", "double", "date") or (
+                    version == "v2" and kind in ("int", "user", "org", "people")):
+                assert out == value, (stream, f["field_name"])
+            elif kind == "enum":
+                assert out == labels.get(value, str(value)), (stream, f["field_name"])
+            elif kind == "set":
+                assert out == [labels.get(v, str(v)) for v in value], (stream, f["field_name"])
+            elif kind == "monetary":
+                assert (out, record.get(column[code] + "_currency")) == (value["value"], value["currency"])
+            elif kind in ("daterange", "timerange"):
+                assert (out, record.get(column[code] + "_until")) == (value["value"], value["until"])
+    assert {"varchar", "monetary", "enum", "set", "date"} <= checked, checked
 
 
 def _cursor(value: str) -> datetime:
