@@ -65,7 +65,7 @@ class RecordsAtPath(RecordExtractor):
     parameters: InitVar[Mapping[str, Any]]
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[str, Any]]:
-        body: Any = orjson.loads(response.content)
+        body: Any = parsed_body(response)
         for key in self.field_path:
             body = body.get(key) if isinstance(body, dict) else None
         if isinstance(body, list):
@@ -103,13 +103,28 @@ class RateLimitAwareBackoff(BackoffStrategy):
         return min(exponential, self.max_seconds) * random.uniform(0.75, 1.25)
 
 
-@dataclass
-class UnreachableHostErrorHandler(ErrorHandler):
-    """Fails at once, with a sentence, when the API host's name does not resolve (a mistyped api_domain).
+_PARSED = "_pipedrive_body"  # attribute under which a decoded response body is kept for the extractor
 
-    The CDK treats every connection error as transient and would retry a DNS failure for minutes before reporting
-    a urllib3 traceback; a CompositeErrorHandler cannot stop that (a later handler's RETRY wins over an earlier
-    FAIL). So this wraps the manifest's own handler (`inner`) and answers only for unresolvable hosts.
+
+def parsed_body(response: requests.Response) -> Any:
+    """The decoded JSON body, decoded once per response (orjson) and shared by error handler and extractor."""
+    body = getattr(response, _PARSED, None)
+    if body is None:
+        body = orjson.loads(response.content)
+        setattr(response, _PARSED, body)
+    return body
+
+
+@dataclass
+class PipedriveErrorHandler(ErrorHandler):
+    """Answers the two cases the manifest's DefaultErrorHandler (`inner`) handles badly, and defers the rest to it.
+
+    - A successful page: the CDK would decode the body with the json module once per predicate filter (four
+      times a page, about a third of a read's CPU). A 2xx whose body decodes to an object succeeds here after one
+      orjson decode, which the extractor reuses; one that does not decode (cut short) is retried.
+    - A host name that does not resolve (a mistyped api_domain): the CDK would retry it for minutes, then report a
+      urllib3 traceback; here it fails at once with a sentence. A CompositeErrorHandler cannot do this: a later
+      handler's RETRY wins over an earlier FAIL.
     Used as definitions.base_error_handler.
     """
 
@@ -130,6 +145,17 @@ class UnreachableHostErrorHandler(ErrorHandler):
         return getattr(self.inner, "backoff_strategies", None)
 
     def interpret_response(self, response_or_exception: Any) -> ErrorResolution:
+        if isinstance(response_or_exception, requests.Response) and 200 <= response_or_exception.status_code < 300:
+            if "json" in response_or_exception.headers.get("content-type", "application/json"):
+                try:
+                    if isinstance(parsed_body(response_or_exception), dict):
+                        return ErrorResolution(response_action=ResponseAction.SUCCESS)
+                except orjson.JSONDecodeError:
+                    return ErrorResolution(
+                        response_action=ResponseAction.RETRY,
+                        failure_type=FailureType.transient_error,
+                        error_message="Pipedrive sent a response that is not valid JSON (cut short?); retrying.",
+                    )
         if isinstance(response_or_exception, requests.exceptions.ConnectionError) and any(
             marker in repr(response_or_exception)
             for marker in ("NameResolutionError", "Name or service not known", "getaddrinfo failed")
@@ -144,6 +170,24 @@ class UnreachableHostErrorHandler(ErrorHandler):
                 "(https://api.pipedrive.com or https://<company>.pipedrive.com).",
             )
         return self.inner.interpret_response(response_or_exception)
+
+
+@dataclass
+class MarkDeleted(RecordTransformation):
+    """Sets Airbyte's CDC `_ab_cdc_deleted_at` to the deletion time on a deleted record (Pipedrive stamps
+    update_time with it), so deduplicating destinations drop or flag it.
+
+    AddFields with a condition renders two Jinja templates per record (36 µs); this is a dict lookup.
+    Used by the deal streams' transformations.
+    """
+
+    parameters: InitVar[Mapping[str, Any]]
+    config: Config = field(default_factory=dict)
+
+    def transform(self, record: MutableMapping[str, Any], config: Optional[Config] = None,
+                  stream_state: Optional[StreamState] = None, stream_slice: Optional[StreamSlice] = None) -> None:
+        if record.get("is_deleted"):
+            record["_ab_cdc_deleted_at"] = record.get("update_time")
 
 
 def _read_v2_list(requester: Requester) -> Iterable[Mapping[str, Any]]:

@@ -5,7 +5,7 @@ import json
 import pytest
 import requests
 
-from source_pipedrive.components import LegacyCredentialsMigration, RecordsAtPath
+from source_pipedrive.components import LegacyCredentialsMigration, MarkDeleted, RecordsAtPath
 
 
 def _response(body):
@@ -37,3 +37,17 @@ def test_an_unknown_legacy_authorization_is_left_for_spec_validation_to_name():
     config = {"authorization": {"auth_type": "Magic"}}
     LegacyCredentialsMigration().transform(config)
     assert config == {"authorization": {"auth_type": "Magic"}}
+
+
+@pytest.mark.parametrize(
+    "record, mark",
+    [
+        ({"id": 1, "is_deleted": True, "update_time": "2024-05-01T09:00:00Z"}, "2024-05-01T09:00:00Z"),
+        ({"id": 2, "is_deleted": False, "update_time": "2024-05-01T09:00:00Z"}, None),
+        ({"id": 3, "update_time": "2024-05-01T09:00:00Z"}, None),
+    ],
+    ids=["deleted: marked with its deletion time", "live: unmarked", "no flag: unmarked"],
+)
+def test_mark_deleted_sets_the_cdc_column_only_on_deleted_records(record, mark):
+    MarkDeleted(parameters={}).transform(record)
+    assert record.get("_ab_cdc_deleted_at") == mark

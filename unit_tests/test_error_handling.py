@@ -69,8 +69,9 @@ def test_an_exhausted_daily_budget_stops_the_stream_with_a_message_saying_when_i
          "headers": {"content-type": "text/html; charset=UTF-8"}},
         {"exc": requests.exceptions.ConnectTimeout},
         {"exc": requests.exceptions.ConnectionError},
+        {"status_code": 200, "text": '{"success": true, "data": [{"id": 1', "headers": {"content-type": "application/json"}},
     ],
-    ids=["500", "html 503", "html 403 block", "timeout", "dropped connection"],
+    ids=["500", "html 503", "html 403 block", "timeout", "dropped connection", "200 cut short"],
 )
 def test_transient_failures_are_retried_and_nothing_is_lost(failure):
     with requests_mock.Mocker() as http:
