@@ -1,6 +1,6 @@
 """cProfile of one connector `read`, in-process, every thread merged, against the emulator in its own process.
 
-    /tmp/venv/bin/python benchmarks/profile_read.py --scale 20000 [--streams deals] [--timer cpu|wall] [--top 15]
+    .venv/bin/python benchmarks/profile_read.py --scale 20000 [--streams deals] [--timer cpu|wall] [--top 15]
 
 The concurrent CDK reads partitions on worker threads and serialises/prints messages on the main thread, so one
 profiler on the main thread would miss most of the work. Here `threading.Thread.run` is wrapped so that every
@@ -57,7 +57,7 @@ def _label(func) -> str:
     if filename == "~":
         return name
     short = filename
-    for marker in ("/site-packages/", "/lib/python3", "/work/main/"):
+    for marker in ("/site-packages/", "/lib/python3", f"{REPO}/"):
         if marker in short:
             short = short.split(marker, 1)[1]
             break

@@ -1,6 +1,6 @@
 r"""Throughput benchmark of the installed `source-pipedrive` command against the local Pipedrive emulator.
 
-    /tmp/venv/bin/python benchmarks/run.py --scale 50000 \
+    .venv/bin/python benchmarks/run.py --scale 50000 \
         [--streams deals persons organizations activities] [--burst-limit N] [--workers N] [--repeat N] \
         [--out benchmarks/results/<date>-<host>-<cpus>cpu-s<scale>[-burst<N>].json]
 
