@@ -4,7 +4,6 @@ A full read must return every record the API lists exactly once, typed as discov
 changes must return every changed record. Truth comes from the emulator's own store, never from the connector.
 """
 
-import json
 from datetime import datetime, timezone
 
 import jsonschema

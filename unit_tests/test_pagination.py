@@ -36,3 +36,26 @@ def test_field_metadata_streams_are_paged_and_keyed_by_field_code():
         http.get(f"{API}/api/v2/dealFields", [{"json": p} for p in pages])
         output = read(config(), ["deal_fields"])
     assert [r.record.data["field_code"] for r in output.records] == ["title", "abc"]
+
+
+def test_v1_offset_pagination_follows_next_start_and_stops_on_more_items_false():
+    pages = [
+        v1_page([{"id": i, "update_time": "2024-01-01 00:00:00"} for i in range(1, 501)], start=0, more=True),
+        v1_page([{"id": 501, "update_time": "2024-01-02 00:00:00"}], start=500, more=False),
+    ]
+    with requests_mock.Mocker() as http:
+        http.get(f"{API}/v1/notes", [{"json": p} for p in pages])
+        output = read(config(), ["notes"])
+    assert [r.qs.get("start") for r in http.request_history] == [None, ["500"]]
+    assert [r.qs["limit"] for r in http.request_history] == [["500"], ["500"]]
+    assert [r.record.data["id"] for r in output.records] == list(range(1, 502))
+
+
+def test_an_empty_v1_list_answers_null_data_and_yields_no_record():
+    with requests_mock.Mocker() as http:
+        http.get(f"{API}/v1/notes", json={"success": True, "data": None,
+                                           "additional_data": {"pagination": {"start": 0, "limit": 500,
+                                                                              "more_items_in_collection": False}}})
+        output = read(config(), ["notes"])
+    assert output.records == []
+    assert len(http.request_history) == 1
