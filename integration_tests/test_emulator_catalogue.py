@@ -16,7 +16,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 import requests
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `integration_tests` has no __init__.py
 
@@ -27,16 +26,6 @@ from integration_tests.test_emulator_fidelity import _record_props, _resolve, to
 
 OPENAPI = gen_spec_tables.DEFAULT_OPENAPI_DIR
 TOKEN = {"x-api-token": "test-token"}
-
-
-@pytest.fixture(scope="module")
-def specs():
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    out = {}
-    for version in ("v1", "v2"):
-        with open(OPENAPI / f"pipedrive-{version}.yaml", encoding="utf-8") as fh:
-            out[version] = yaml.load(fh, Loader=loader)
-    return out
 
 
 @pytest.fixture(scope="module")
