@@ -11,6 +11,7 @@ cites the operation it implements, and behaviour the docs leave open is marked "
         emu.catalogue_truth("deal_changelog")          #   participants, mail, projects, goals, roles, recents ...
                                                        #   per parent, or {parent_id: [...]} over all parents
         emu.mutate(update_fraction=0.01, add=0, delete_fraction=0.0, entities=None, same_second=True)
+        emu.delete_records("pipelines", [2]); emu.restore_records("persons", [5])   # soft delete / UI restore
         emu.stats(); emu.reset_stats(); emu.set_faults(error_every=10)
         emu.issue_oauth_refresh_token("client-id")
 

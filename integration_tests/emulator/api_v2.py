@@ -512,14 +512,16 @@ def page_rows(items: list, p: dict, sort_by: str = "id", direction: str = "asc",
 @route("/api/v2/pipelines")
 def get_pipelines(emu, req):
     p = params(req)
-    return page_list(emu.ds.pipelines, p, p.get("sort_by", "id"), p.get("sort_direction", "asc"))
+    items = [x for x in emu.ds.pipelines if not x["is_deleted"]]  # inferred: deleted pipelines are not listed (§2.6)
+    return page_list(items, p, p.get("sort_by", "id"), p.get("sort_direction", "asc"))
 
 
 # GET /api/v2/stages  (openapi v2 getStages; filter pipeline_id)
 @route("/api/v2/stages")
 def get_stages(emu, req):
     p = params(req)
-    items = [s for s in emu.ds.stages if "pipeline_id" not in p or s["pipeline_id"] == p["pipeline_id"]]
+    items = [s for s in emu.ds.stages if not s["is_deleted"]  # inferred: deleted stages are not listed (§2.6)
+             and ("pipeline_id" not in p or s["pipeline_id"] == p["pipeline_id"])]
     return page_list(items, p, p.get("sort_by", "id"), p.get("sort_direction", "asc"))
 
 

@@ -121,6 +121,8 @@ class Dataset(CatalogueMixin, V1ObjectsMixin):
         self.start, self.span = START, SPAN
         self.currency_codes = [c[1] for c in _CURRENCIES]
         self.mutations = 0
+        self._activity_type_over: dict = {}  # id -> fields changed by delete_records("activity_types", ...)
+        self._upd_before_delete: dict = {}  # (entity, row) -> update_time a restore puts back
         s = self.scale
         self.base_n = {
             "users": min(20, 3 + s // 1000), "organizations": max(1, s // 2), "persons": s, "deals": s,
@@ -780,7 +782,8 @@ class Dataset(CatalogueMixin, V1ObjectsMixin):
         base = START - 86400 * 20
         return [{"id": i, "order_nr": i, "name": name, "key_string": key, "icon_key": icon, "active_flag": True,
                  "color": "FFFFFF", "is_custom_flag": i == 7, "add_time": v1_time(base + i * 60),
-                 "update_time": v1_time(base + i * 120)} for i, name, key, icon in _ACTIVITY_TYPES]
+                 "update_time": v1_time(base + i * 120), **self._activity_type_over.get(i, {})}
+                for i, name, key, icon in _ACTIVITY_TYPES]
 
     def currencies(self) -> list:
         return [{"id": i, "code": code, "name": name, "decimal_points": dp, "symbol": sym, "active_flag": True,
@@ -854,6 +857,55 @@ class Dataset(CatalogueMixin, V1ObjectsMixin):
                 summary[entity] = {"updated": [ident(k) for k in updated], "deleted": [ident(k) for k in deleted],
                                    "added": [ident(k) for k in added]}
             return summary
+
+    def delete_records(self, entity: str, ids) -> list:
+        """What DELETE /api/v2/{persons,organizations,activities,products,deals,pipelines,stages}/{id},
+        DELETE /v1/{notes,leads,activityTypes}/{id} leave behind: a soft delete stamped now (§2.6). Activity types
+        are only marked inactive and stay listed (openapi v1 deleteActivityType "Marks an activity type as deleted").
+        Returns the ids deleted."""
+        now = int(time.time())
+        done = []
+        with self.lock:
+            self.mutations += 1
+            for rid in ids:
+                if entity in ("pipelines", "stages"):
+                    row = getattr(self, entity)[rid - 1]
+                    row.update(is_deleted=True, update_time=v2_time(now))
+                elif entity == "activity_types":
+                    self._activity_type_over[rid] = {"active_flag": False, "update_time": v1_time(now)}
+                else:
+                    t = self.tables[entity]
+                    k = self.lead_index[rid] if entity == "leads" else rid - 1
+                    if t.flags[k] & DELETED:
+                        continue
+                    self._upd_before_delete[(entity, k)] = t.upd[k]
+                    t.flags[k] |= DELETED
+                    self._stamp(t, k, now, Random(f"{self.seed}:delete:{entity}:{rid}"))
+                    self._log_delete(entity, k + 1, now)
+                    t.version += 1
+                    t.invalidate(k + 1)
+                done.append(rid)
+        return done
+
+    def restore_records(self, entity: str, ids) -> list:
+        """Restores soft-deleted rows of a main table ("Restore" in Pipedrive's UI, within 30 days). How the API
+        dates a restored record is undocumented; inferred here as the worst case for a client: the update_time from
+        before the deletion comes back, so an updated_since read never sees the record again."""
+        done = []
+        with self.lock:
+            self.mutations += 1
+            t = self.tables[entity]
+            for rid in ids:
+                k = rid - 1
+                if not t.flags[k] & DELETED:
+                    continue
+                t.flags[k] &= ~DELETED
+                if (entity, k) in self._upd_before_delete:
+                    t.upd[k] = self._upd_before_delete.pop((entity, k))
+                t.version += 1
+                t.invalidate(k + 1)
+                done.append(rid)
+        return done
 
     def _stamp(self, t: Table, k: int, ts: int, r: Random) -> None:
         t.upd[k] = ts * 1000 + r.randrange(1000) if t.name == "leads" else ts

@@ -1,4 +1,4 @@
-"""Test hooks outside the API namespace (no auth, no rate limits): /_emulator/{mutate,truth,catalogue_truth,stats,faults,...}.
+"""Test hooks outside the API namespace (no auth, no rate limits): /_emulator/{mutate,delete,restore,truth,catalogue_truth,stats,faults,...}.
 
 Also home of the request statistics and the fault injector, which the hooks expose.
 """
@@ -110,6 +110,9 @@ def handle(emu, req) -> Response:
     try:
         if path == "/mutate" and req.method == "POST":
             return _json(emu.mutate(**body))
+        if path in ("/delete", "/restore") and req.method == "POST":
+            act = emu.delete_records if path == "/delete" else emu.restore_records
+            return _json({"done": act(body["entity"], body["ids"])})
         if path == "/truth" and req.method == "GET":
             res = emu.truth(q["entity"])
             return _json({str(k): v for k, v in res.items()} if isinstance(res, dict) else res)

@@ -125,6 +125,12 @@ class Emulator:
                same_second: bool = True) -> dict:
         return self.ds.mutate(update_fraction, add, delete_fraction, entities, same_second)
 
+    def delete_records(self, entity: str, ids) -> list:
+        return self.ds.delete_records(entity, ids)
+
+    def restore_records(self, entity: str, ids) -> list:
+        return self.ds.restore_records(entity, ids)
+
     def stats(self) -> dict:
         snap = self.stats_.snapshot()
         snap["daily_budget_remaining"] = self.limiter.remaining if self.limiter.daily_budget is not None else None
