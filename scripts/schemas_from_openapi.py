@@ -110,6 +110,16 @@ EXTRA = {
     "product_images": {"add_time": {"type": ["null", "string"]}},
     "deals": {"_ab_cdc_deleted_at": {"type": ["null", "string"], "format": "date-time",
                                      "description": "When the deal was deleted; set only on deleted deals (Pipedrive keeps them 30 days)."}},
+    **{name: {"_ab_cdc_deleted_at": {"type": ["null", "string"], "format": "date-time",
+                                     "description": "Set only on a deletion record: when a deletion scan found the record gone."}}
+       for name in ("persons", "organizations", "activities", "products", "pipelines", "stages")},
+    "notes": {"_ab_cdc_deleted_at": {"type": ["null", "string"], "format": "date-time",
+                                     "description": "Set only on a deletion record: when a deletion scan found the note gone."},
+              "is_deleted": {"type": ["null", "boolean"], "description": "True only on a deletion record."}},
+    "activity_types": {"_ab_cdc_deleted_at": {"type": ["null", "string"], "format": "date-time",
+                                              "description": "Set on a deleted (inactive) activity type: its update_time."}},
+    "users": {"_ab_cdc_deleted_at": {"type": ["null", "string"], "format": "date-time",
+                                     "description": "Set on a user Pipedrive reports as deleted: its modified time."}},
 }
 DATE_FIELDS = {"expected_close_date", "due_date", "local_won_date", "local_lost_date", "local_close_date"}
 

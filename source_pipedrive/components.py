@@ -1,5 +1,7 @@
 """CDK adapters for what the manifest cannot say in YAML. The Pipedrive semantics live in custom_fields.py."""
 
+import datetime
+import logging
 import random
 import threading
 from dataclasses import InitVar, dataclass, field
@@ -9,7 +11,9 @@ import orjson
 import requests
 
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
+from airbyte_cdk.sources.declarative.retrievers.retriever import Retriever
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.declarative.transformations.config_transformations.config_transformation import (
@@ -18,9 +22,10 @@ from airbyte_cdk.sources.declarative.transformations.config_transformations.conf
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
-from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 
 from source_pipedrive.custom_fields import CustomFieldMap
+from source_pipedrive.id_sets import decode_ids, encode_ids
 
 
 @dataclass
@@ -177,17 +182,23 @@ class MarkDeleted(RecordTransformation):
     """Sets Airbyte's CDC `_ab_cdc_deleted_at` to the deletion time on a deleted record (Pipedrive stamps
     update_time with it), so deduplicating destinations drop or flag it.
 
+    A record is deleted when `flag` equals `deleted_value`: deals and users say is_deleted=true, activity types
+    active_flag=false (Pipedrive's DELETE only deactivates them, and the list keeps them).
     AddFields with a condition renders two Jinja templates per record (36 µs); this is a dict lookup.
-    Used by the deal streams' transformations.
+    Used by the deal, user and activity type streams' transformations.
     """
 
     parameters: InitVar[Mapping[str, Any]]
     config: Config = field(default_factory=dict)
+    flag: str = "is_deleted"
+    deleted_value: bool = True
+    time_field: str = "update_time"
 
     def transform(self, record: MutableMapping[str, Any], config: Optional[Config] = None,
                   stream_state: Optional[StreamState] = None, stream_slice: Optional[StreamSlice] = None) -> None:
-        if record.get("is_deleted"):
-            record["_ab_cdc_deleted_at"] = record.get("update_time")
+        value = record.get(self.flag)
+        if value is not None and bool(value) == self.deleted_value:
+            record["_ab_cdc_deleted_at"] = record.get(self.time_field)
 
 
 def _read_v2_list(requester: Requester) -> Iterable[Mapping[str, Any]]:
@@ -282,3 +293,159 @@ class CustomFieldsFlattener(RecordTransformation):
             field_map.flatten_v1(record)
         else:
             field_map.flatten_v2(record)
+
+
+DELETIONS_STATE_KEY = "deletion_scan"  # {"ids": id_sets text, "scanned_at": RFC 3339} inside the stream's state
+_LOGGER = logging.getLogger("airbyte")
+
+
+@dataclass
+class DeletionDetectingRetriever(Retriever):
+    """The stream's own retriever, plus deletes for data sets Pipedrive lists without their deleted records.
+
+    Pipedrive's lists leave deleted persons, organizations, activities, products, notes, pipelines and stages out,
+    and nothing else reports their deletion. So the state keeps the ids this stream has emitted, and a scan (every
+    `deletion_scan_interval_hours`) lists the ids that exist today. An id that was emitted and no longer exists is
+    emitted once as a deletion: {id, is_deleted, <cursor>, _ab_cdc_deleted_at}. Before that, v2 ids are confirmed
+    gone with one `ids=` lookup per 100 (a record moved during the scan must not look deleted); v1 lists, whose
+    offset paging can skip a row when others move, confirm with a second listing.
+
+    The scan also finds records that appear with an update_time older than the state (restored, un-archived):
+    they are emitted too, which an updated_since read never would.
+
+    `client_side_filter`: for lists without updated_since (pipelines, stages) the read itself lists every id, so
+    every sync is a free scan; records are filtered by the cursor here instead of by the CDK.
+
+    The id set travels in the state the CDK's cursor emits (its `legacy` part keeps keys it does not own).
+    Used as the retriever of the streams above; the wrapped SimpleRetriever is `retriever`.
+    """
+
+    retriever: Retriever
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    cursor: Any = None  # the stream's ConcurrentCursor, passed by the CDK's factory
+    name: str = ""
+    scan_start: str = ""  # the configured start date in slice format: the scan's lower bound
+    verify_requester: Optional[Requester] = None  # v2 list taking `ids=`; without it a second listing confirms
+    client_side_filter: bool = False
+    record_time_format: str = "%Y-%m-%dT%H:%M:%SZ"  # how the stream's records write their cursor field
+    slice_start_field: str = "start_time"
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self.scan_start = InterpolatedString.create(self.scan_start, parameters=parameters).eval(self.config)
+        state = self._state()
+        saved = state.get(DELETIONS_STATE_KEY)
+        try:
+            self._known: Optional[set] = decode_ids(saved["ids"]) if saved else None
+            self._scanned_at: Optional[datetime.datetime] = _parse_utc(saved["scanned_at"]) if saved else None
+        except (KeyError, TypeError, ValueError):
+            _LOGGER.warning(f"{self.name}: the saved id set in the state is unreadable; rebuilding it by a scan.")
+            self._known, self._scanned_at = None, None
+        self._cursor_field = str(getattr(getattr(self.cursor, "cursor_field", None), "cursor_field_key", "update_time"))
+
+    def _state(self) -> MutableMapping[str, Any]:
+        concurrent_state = getattr(self.cursor, "_concurrent_state", None)
+        if not isinstance(concurrent_state, dict):
+            raise RuntimeError(f"{self.name}: this airbyte-cdk keeps cursor state where deletion scans cannot find it")
+        return concurrent_state.setdefault("legacy", {})
+
+    def _interval(self) -> datetime.timedelta:
+        hours = self.config.get("deletion_scan_interval_hours")
+        return datetime.timedelta(hours=24 if hours is None else float(hours))
+
+    def read_records(self, records_schema: Mapping[str, Any], stream_slice: Optional[StreamSlice] = None) -> Iterable[Any]:
+        stream_slice = stream_slice or StreamSlice(partition={}, cursor_slice={})
+        now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        seen: set = set()
+        if self.client_side_filter:
+            for record in self.retriever.read_records(records_schema, stream_slice):
+                seen.add(record["id"])
+                if self.cursor is None or self.cursor.should_be_synced(self._as_record(record, stream_slice)):
+                    yield record
+            gone = self._known - seen if self._known is not None else set()
+            yield from self._deletions(gone, now)
+            self._save(seen, now)
+            return
+
+        full_read = str(stream_slice.cursor_slice.get(self.slice_start_field) or "") <= self.scan_start
+        if full_read or (self._known is not None and self._scanned_at and now - self._scanned_at < self._interval()):
+            for record in self.retriever.read_records(records_schema, stream_slice):
+                seen.add(record["id"])
+                yield record
+            if full_read:
+                candidates = self._known - seen if self._known else set()
+                gone = self._confirmed_gone(set(candidates), records_schema, stream_slice)
+                yield from self._deletions(gone, now)
+                self._save(seen | (candidates - gone), now)
+            else:
+                self._save(self._known | seen, self._scanned_at)
+            return
+
+        _LOGGER.info(f"{self.name}: scanning every id for deleted records (deletion_scan_interval_hours).")
+        listed: set = set()
+        window_start = _sortable(stream_slice.cursor_slice.get(self.slice_start_field))
+        for record in self.retriever.read_records(records_schema, self._scan_slice(stream_slice)):
+            listed.add(record["id"])
+            if self._known is not None and record["id"] not in self._known and \
+                    _sortable(record.get(self._cursor_field)) < window_start:
+                yield self._as_record(record, stream_slice)  # restored or un-archived: older than the state
+        for record in self.retriever.read_records(records_schema, stream_slice):
+            seen.add(record["id"])
+            yield record
+        gone: set = set()
+        if self._known is not None:
+            candidates = self._known - listed - seen
+            gone = self._confirmed_gone(set(candidates), records_schema, stream_slice)
+            listed |= candidates - gone  # missed by the listing, yet alive
+            yield from self._deletions(gone, now)
+        self._save(listed | seen, now)
+
+    def _scan_slice(self, stream_slice: StreamSlice) -> StreamSlice:
+        return StreamSlice(partition=stream_slice.partition,
+                           cursor_slice={**stream_slice.cursor_slice, self.slice_start_field: self.scan_start},
+                           extra_fields=stream_slice.extra_fields)
+
+    def _confirmed_gone(self, candidates: set, records_schema: Mapping[str, Any], stream_slice: StreamSlice) -> set:
+        if not candidates:
+            return candidates
+        if self.verify_requester is not None:
+            ordered = sorted(candidates)
+            for i in range(0, len(ordered), 100):
+                batch = ",".join(str(x) for x in ordered[i:i + 100])
+                response = self.verify_requester.send_request(request_params={"ids": batch, "limit": 100})
+                for item in (parsed_body(response).get("data") or []) if response is not None else []:
+                    if not item.get("is_deleted"):
+                        candidates.discard(item.get("id"))
+            return candidates
+        for record in self.retriever.read_records(records_schema, self._scan_slice(stream_slice)):
+            candidates.discard(record["id"])
+        return candidates
+
+    def _deletions(self, gone: set, now: datetime.datetime) -> Iterable[Mapping[str, Any]]:
+        if gone:
+            _LOGGER.info(f"{self.name}: {len(gone)} record(s) deleted in Pipedrive since the last scan.")
+        stamp, deleted_at = now.strftime(self.record_time_format), now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        for record_id in sorted(gone):
+            yield {"id": record_id, "is_deleted": True, self._cursor_field: stamp, "_ab_cdc_deleted_at": deleted_at}
+
+    def _save(self, ids: set, scanned_at: Optional[datetime.datetime]) -> None:
+        self._known, self._scanned_at = ids, scanned_at
+        self._state()[DELETIONS_STATE_KEY] = {
+            "ids": encode_ids(ids),
+            "scanned_at": scanned_at.strftime("%Y-%m-%dT%H:%M:%SZ") if scanned_at else None,
+        }
+
+    def _as_record(self, record: Mapping[str, Any], stream_slice: StreamSlice) -> Record:
+        data = record.data if isinstance(record, Record) else record
+        return Record(data=data, stream_name=self.name, associated_slice=stream_slice)
+
+
+def _sortable(value: Any) -> str:
+    """RFC 3339 and "YYYY-MM-DD HH:MM:SS" timestamps, comparable as strings to the second."""
+    return str(value or "")[:19].replace(" ", "T")
+
+
+def _parse_utc(value: Any) -> Optional[datetime.datetime]:
+    if not value:
+        return None
+    return datetime.datetime.strptime(_sortable(value), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)

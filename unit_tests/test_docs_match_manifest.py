@@ -26,7 +26,8 @@ def manifest_streams() -> dict:
     facts = {}
     for stream in manifest["streams"]:
         parameters = stream.get("$parameters", {})
-        url = stream["retriever"]["requester"]["url"]
+        retriever = stream["retriever"]
+        url = retriever.get("retriever", retriever)["requester"]["url"]  # deletion detection wraps the retriever
         # The URL template starts with the configurable domain; what follows it is the path Pipedrive documents.
         # A child stream's path is `$parameters.child_path` with "{id}" standing for the parent id.
         path = re.sub(r"\{\{\s*parameters\.(\w+).*?\}\}", lambda m: str(parameters[m.group(1)]), url.split("}}", 1)[1])
@@ -35,7 +36,8 @@ def manifest_streams() -> dict:
         facts[stream["name"]] = {
             "endpoint": "GET " + re.sub(r"\{[^}]*\}", "{}", re.sub(r"\{\{[^}]*\}\}", "{}", path)),
             "api": "v2" if path.startswith("/api/v2/") else "v1",
-            "sync modes": modes + (" (client-side)" if cursor and cursor.get("is_client_side_incremental") else ""),
+            "sync modes": modes + (" (client-side)" if cursor and (cursor.get("is_client_side_incremental")
+                                                                  or retriever.get("client_side_filter")) else ""),
             "primary key": ", ".join(stream["primary_key"]),
             "cursor": cursor["cursor_field"] if cursor else "–",
             "oauth scope": parameters.get("scope"),
