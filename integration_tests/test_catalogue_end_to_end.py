@@ -43,6 +43,8 @@ def full_read(tmp_path_factory, config, catalog, emulator):
 
 def _parents(emulator, kind):
     """The parent ids the connector walks: what the parent's list endpoint returns."""
+    if kind == "deals_with_deleted":  # history streams: /deals?status=open,won,lost,deleted
+        return [i for i, r in emulator.truth("deals").items() if not r.get("is_archived")]
     if kind in ("deals", "persons", "organizations", "products", "notes"):
         return [i for i, r in emulator.truth(kind).items() if not r.get("is_deleted") and not r.get("is_archived")]
     if kind == "users":
@@ -56,8 +58,8 @@ CHILDREN = {
     "deal_discounts": ("deal_discounts", "deals", lambda p, r: r["id"]),
     "deal_participants": ("deal_participants", "deals", lambda p, r: r["id"]),
     "deal_participants_changelog": ("deal_participants_changelog", "deals", lambda p, r: (p, r["person_id"], r["action"], r["time"])),
-    "deal_flow": ("deal_flow", "deals", lambda p, r: (p, r["object"], r["data"]["id"])),
-    "deal_changelog": ("deal_changelog", "deals", lambda p, r: (p, r["field_key"], r["time"], str(r.get("new_value")))),
+    "deal_flow": ("deal_flow", "deals_with_deleted", lambda p, r: (p, r["object"], r["data"]["id"])),
+    "deal_changelog": ("deal_changelog", "deals_with_deleted", lambda p, r: (p, r["field_key"], r["time"], str(r.get("new_value")))),
     "deal_mail_messages": ("deal_mail_messages", "deals", lambda p, r: (p, r["data"]["id"])),
     "person_followers_changelog": ("person_followers_changelog", "persons", lambda p, r: (p, r["follower_user_id"], r["action"], r["time"])),
     "person_flow": ("person_flow", "persons", lambda p, r: (p, r["object"], r["data"]["id"])),
@@ -81,7 +83,7 @@ CHILDREN = {
     "project_changelog": ("project_changelog", "projects", lambda p, r: (p, r["time"], str(r["new_values"]))),
     "phases": ("phases", "boards", lambda p, r: r["id"]),
 }
-PARENT_FIELD = {"deals": "deal_id", "persons": "person_id", "organizations": "org_id", "products": "product_id",
+PARENT_FIELD = {"deals": "deal_id", "deals_with_deleted": "deal_id", "persons": "person_id", "organizations": "org_id", "products": "product_id",
                 "notes": "note_id", "users": "user_id", "roles": "role_id", "permission_sets": "permission_set_id",
                 "projects": "project_id", "boards": "board_id"}
 LISTS = {
