@@ -77,6 +77,7 @@ def request_spec(streams) -> dict:
         if name not in streams:
             continue
         retriever = stream["retriever"]
+        retriever = retriever.get("retriever", retriever)  # a DeletionDetectingRetriever wraps the stream's own
         requester = retriever["requester"]
         if "/api/v2/" not in requester.get("url", ""):
             raise SystemExit(f"{name}: only API v2 list streams are benchmarked (url {requester.get('url')})")
@@ -240,7 +241,7 @@ def _consume_connector(stdout, t0: float) -> dict:
     counts, first, last = {}, {}, {}
     states, errors = {}, []
     n_prefix = len(RECORD_PREFIX)
-    other = 0
+    other = deletions = 0
     clock = time.perf_counter
     for line in stdout:
         if line.startswith(RECORD_PREFIX):
@@ -251,6 +252,8 @@ def _consume_connector(stdout, t0: float) -> dict:
             else:
                 counts[stream] = n + 1
             last[stream] = clock()
+            if stream != b"deals" and b'"_ab_cdc_deleted_at":"' in line:
+                deletions += 1
             continue
         other += 1
         if line.startswith(b'{"type":"STATE"'):
@@ -266,7 +269,7 @@ def _consume_connector(stdout, t0: float) -> dict:
                          "last_record_s": round(last[s] - t0, 3)}
     return {"records": sum(counts.values()), "streams": streams, "other_messages": other,
             "time_to_first_record_s": round(min(first.values()) - t0, 3) if first else None,
-            "stdout_closed_s": round(end - t0, 3), "errors": errors, "_states": states}
+            "stdout_closed_s": round(end - t0, 3), "errors": errors, "_states": states, "deletions": deletions}
 
 
 def _consume_baseline(stdout, t0: float) -> dict:
@@ -533,6 +536,33 @@ def flattening_cost(url: str, spec: dict, records_per_stream: int = 20000) -> di
     return cost
 
 
+def scan_phase(emu, workdir, spec, config, catalog_path, state, table_records: dict, delete_fraction, timeout) -> dict:
+    """What a deletion scan costs: POST mutate(delete_fraction), then one connector sync from `state` with
+    deletion_scan_interval_hours 0. Tokens are per 1,000 records of the scanned tables (the full sync's counts)."""
+    summary = emu.hook("POST", "mutate", {"update_fraction": 0.0, "delete_fraction": delete_fraction,
+                                          "entities": [s for s in spec if s != "deals"]})
+    deleted = {e: len(v["deleted"]) for e, v in summary.items()}
+    config_path = workdir / "config-scan.json"
+    config_path.write_text(json.dumps({**config, "deletion_scan_interval_hours": 0}))
+    run = derive(run_connector(workdir, "deletion-scan", config_path, catalog_path, state, timeout, emu), spec)
+    run.pop("_states", None)
+    scanned = sum(n for s, n in table_records.items() if s != "deals")  # deals learn deletes from their status
+    total = run["total"]
+    out = {"deleted": deleted, "deletion_records": run.get("deletions", 0), "scanned_table_records": scanned,
+           "requests": total["requests"], "tokens": total["tokens"], "wall_s": total["wall_s"],
+           "cpu_s": total["cpu_s"], "peak_rss_mb": total["peak_rss_mb"],
+           "tokens_per_1k_scanned": _per_1k(total["tokens"], scanned),
+           "requests_per_1k_scanned": _per_1k(total["requests"], scanned),
+           "per_stream_tokens": {k: v["tokens"] for k, v in run["per_stream"].items()}}
+    warnings = []
+    if run["exit_code"] != 0 or run["errors"]:
+        warnings.append(f"deletion scan: connector exit {run['exit_code']}, errors: {run['errors'][:3]}")
+    if out["deletion_records"] != sum(deleted.values()):
+        warnings.append(f"deletion scan: {out['deletion_records']} deletion records for {sum(deleted.values())} deletes")
+    out["warnings"] = warnings
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=int, default=50000, help="emulator scale (= number of deals)")
@@ -545,6 +575,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None,
                     help="result JSON (default benchmarks/results/<date>-<host>-s<scale>[-burst<N>].json)")
     ap.add_argument("--no-incremental", action="store_true")
+    ap.add_argument("--scan-delete-fraction", type=float, default=0.001,
+                    help="after the incremental sync: delete this share of records, then measure a deletion scan")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run connector and warm baseline N times per phase; report the median-wall run")
     args = ap.parse_args(argv)
@@ -614,11 +646,20 @@ def main(argv=None) -> int:
                          if st["stream"]["stream_state"].get("update_time")}
                 inc = phase(emu, workdir, "incremental", spec, config_path, catalog_path,
                             list(states.values()), since, args.timeout, args.burst_limit, args.repeat)
-                inc["connector"].pop("_states")
+                inc_states = inc["connector"].pop("_states")
                 inc["updated_since"] = since
                 result["incremental"] = inc
                 print_phase(f"incremental sync after mutate(update_fraction={args.update_fraction})", inc,
                             args.streams)
+                table = {s: v["records"] for s, v in full["connector"]["per_stream"].items()}
+                scan = scan_phase(emu, workdir, spec, config, catalog_path, list(inc_states.values()), table,
+                                  args.scan_delete_fraction, args.timeout)
+                result["deletion_scan"] = scan
+                print(f"\n== deletion scan after deleting {scan['deleted']} ==\n"
+                      f"{scan['deletion_records']} deletion records; {scan['requests']} requests, {scan['tokens']} "
+                      f"tokens = {scan['tokens_per_1k_scanned']} tokens per 1,000 scanned records "
+                      f"({scan['scanned_table_records']:,}); wall {scan['wall_s']} s, CPU {scan['cpu_s']} s, "
+                      f"peak RSS {scan['peak_rss_mb']} MB", flush=True)
             result["emulator"]["rss_mb_end"] = round(emu.rss_mb(), 1)
         finally:
             emu.stop()
@@ -633,7 +674,8 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     print(f"\nresults: {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
-    bad = [w for p in ("full", "incremental") for w in result.get(p, {}).get("warnings", [])] + result.get("warnings", [])
+    bad = [w for p in ("full", "incremental", "deletion_scan") for w in result.get(p, {}).get("warnings", [])] + \
+        result.get("warnings", [])
     return 1 if bad else 0
 
 
