@@ -77,7 +77,7 @@ def request_spec(streams) -> dict:
         if name not in streams:
             continue
         retriever = stream["retriever"]
-        retriever = retriever.get("retriever", retriever)  # a DeletionDetectingRetriever wraps the stream's own
+        retriever = retriever.get("retriever", retriever)  # a TrackingRetriever wraps the stream's own
         requester = retriever["requester"]
         if "/api/v2/" not in requester.get("url", ""):
             raise SystemExit(f"{name}: only API v2 list streams are benchmarked (url {requester.get('url')})")

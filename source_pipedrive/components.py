@@ -19,7 +19,16 @@ from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.declarative.transformations.config_transformations.config_transformation import (
     ConfigTransformation,
 )
-from airbyte_cdk.models import FailureType
+from airbyte_cdk.models import (
+    AirbyteMessage,
+    AirbyteStateBlob,
+    AirbyteStateMessage,
+    AirbyteStateType,
+    AirbyteStreamState,
+    FailureType,
+    StreamDescriptor,
+)
+from airbyte_cdk.models import Type as MessageType
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
@@ -295,29 +304,33 @@ class CustomFieldsFlattener(RecordTransformation):
             field_map.flatten_v2(record)
 
 
-DELETIONS_STATE_KEY = "deletion_scan"  # {"ids": id_sets text, "scanned_at": RFC 3339} inside the stream's state
+DELETIONS_STATE_KEY = "deletion_scan"  # {"ids": id_sets text, "scanned_at": RFC 3339 or null} in the stream state
 _LOGGER = logging.getLogger("airbyte")
 
 
 @dataclass
-class DeletionDetectingRetriever(Retriever):
-    """The stream's own retriever, plus deletes for data sets Pipedrive lists without their deleted records.
+class TrackingRetriever(Retriever):
+    """The stream's own retriever (`retriever`), plus what the CDK's cursor cannot do: checkpoints within a stream,
+    and deletes for data sets Pipedrive lists without their deleted records.
 
-    Pipedrive's lists leave deleted persons, organizations, activities, products, notes, pipelines and stages out,
-    and nothing else reports their deletion. So the state keeps the ids this stream has emitted, and a scan (every
-    `deletion_scan_interval_hours`) lists the ids that exist today. An id that was emitted and no longer exists is
-    emitted once as a deletion: {id, is_deleted, <cursor>, _ab_cdc_deleted_at}. Before that, v2 ids are confirmed
-    gone with one `ids=` lookup per 100 (a record moved during the scan must not look deleted); v1 lists, whose
-    offset paging can skip a row when others move, confirm with a second listing.
+    Checkpoints: the CDK saves state when a stream ends, so a sync killed after 900,000 of 1,000,000 records would
+    read them all again. Records arrive in ascending update_time, so every `checkpoint_every_records` a state with
+    the highest update_time read so far is emitted, after those records (same queue, same thread).
 
-    The scan also finds records that appear with an update_time older than the state (restored, un-archived):
-    they are emitted too, which an updated_since read never would.
+    Deletes (`detect_deletions`): Pipedrive's lists leave deleted persons, organizations, activities, products,
+    notes, pipelines and stages out, and nothing else reports their deletion. The state keeps the ids this stream
+    has emitted, and a scan (every `deletion_scan_interval_hours`) lists the ids that exist today. An id that was
+    emitted and no longer exists is emitted once as a deletion: {id, is_deleted, <cursor>, _ab_cdc_deleted_at}.
+    Before that, v2 ids are confirmed gone with one `ids=` lookup per 100 (a record moved during the scan must not
+    look deleted); v1 lists, whose offset paging can skip a row when others move, confirm with a second listing.
+    The scan also emits records that appear with an update_time older than the state (restored, un-archived),
+    which an updated_since read never returns.
 
     `client_side_filter`: for lists without updated_since (pipelines, stages) the read itself lists every id, so
     every sync is a free scan; records are filtered by the cursor here instead of by the CDK.
 
-    The id set travels in the state the CDK's cursor emits (its `legacy` part keeps keys it does not own).
-    Used as the retriever of the streams above; the wrapped SimpleRetriever is `retriever`.
+    Extra keys travel in the state the CDK's cursor emits (its `legacy` part keeps keys it does not own).
+    Used as the retriever of the streams above (definitions.*_tracked_stream).
     """
 
     retriever: Retriever
@@ -325,16 +338,18 @@ class DeletionDetectingRetriever(Retriever):
     parameters: InitVar[Mapping[str, Any]]
     cursor: Any = None  # the stream's ConcurrentCursor, passed by the CDK's factory
     name: str = ""
+    detect_deletions: bool = True
     scan_start: str = ""  # the configured start date in slice format: the scan's lower bound
     verify_requester: Optional[Requester] = None  # v2 list taking `ids=`; without it a second listing confirms
     client_side_filter: bool = False
     record_time_format: str = "%Y-%m-%dT%H:%M:%SZ"  # how the stream's records write their cursor field
     slice_start_field: str = "start_time"
+    checkpoint_every_records: int = 50_000
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self.scan_start = InterpolatedString.create(self.scan_start, parameters=parameters).eval(self.config)
-        state = self._state()
-        saved = state.get(DELETIONS_STATE_KEY)
+        self.checkpoint_every_records = int(self.checkpoint_every_records)
+        saved = self._state().get(DELETIONS_STATE_KEY) if self.detect_deletions else None
         try:
             self._known: Optional[set] = decode_ids(saved["ids"]) if saved else None
             self._scanned_at: Optional[datetime.datetime] = _parse_utc(saved["scanned_at"]) if saved else None
@@ -357,6 +372,9 @@ class DeletionDetectingRetriever(Retriever):
         stream_slice = stream_slice or StreamSlice(partition={}, cursor_slice={})
         now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
         seen: set = set()
+        if not self.detect_deletions:
+            yield from self._read_checkpointed(records_schema, stream_slice, None)
+            return
         if self.client_side_filter:
             for record in self.retriever.read_records(records_schema, stream_slice):
                 seen.add(record["id"])
@@ -369,9 +387,7 @@ class DeletionDetectingRetriever(Retriever):
 
         full_read = str(stream_slice.cursor_slice.get(self.slice_start_field) or "") <= self.scan_start
         if full_read or (self._known is not None and self._scanned_at and now - self._scanned_at < self._interval()):
-            for record in self.retriever.read_records(records_schema, stream_slice):
-                seen.add(record["id"])
-                yield record
+            yield from self._read_checkpointed(records_schema, stream_slice, seen)
             if full_read:
                 candidates = self._known - seen if self._known else set()
                 gone = self._confirmed_gone(set(candidates), records_schema, stream_slice)
@@ -389,9 +405,9 @@ class DeletionDetectingRetriever(Retriever):
             if self._known is not None and record["id"] not in self._known and \
                     _sortable(record.get(self._cursor_field)) < window_start:
                 yield self._as_record(record, stream_slice)  # restored or un-archived: older than the state
-        for record in self.retriever.read_records(records_schema, stream_slice):
-            seen.add(record["id"])
-            yield record
+        if self._known is not None:
+            self._known |= listed  # a checkpoint from here on must not forget what the scan emitted
+        yield from self._read_checkpointed(records_schema, stream_slice, seen)
         gone: set = set()
         if self._known is not None:
             candidates = self._known - listed - seen
@@ -399,6 +415,36 @@ class DeletionDetectingRetriever(Retriever):
             listed |= candidates - gone  # missed by the listing, yet alive
             yield from self._deletions(gone, now)
         self._save(listed | seen, now)
+
+    def _read_checkpointed(self, records_schema: Mapping[str, Any], stream_slice: StreamSlice,
+                           seen: Optional[set]) -> Iterable[Any]:
+        highest, count = "", 0
+        for record in self.retriever.read_records(records_schema, stream_slice):
+            if seen is not None:
+                seen.add(record["id"])
+            value = _sortable(record.get(self._cursor_field))
+            if value > highest:
+                highest = value
+            yield record
+            count += 1
+            if count % self.checkpoint_every_records == 0 and highest:
+                yield self._checkpoint(highest, seen)
+
+    def _checkpoint(self, highest: str, seen: Optional[set]) -> AirbyteMessage:
+        """The state a sync killed now should restart from: the stream's saved state with the cursor moved to the
+        highest update_time read (inclusive restart, so its second is read again) and, when deletes are tracked,
+        the ids emitted so far added to the set."""
+        state = dict(self._state())
+        state[self._cursor_field] = highest + "Z"
+        if seen is not None and self._known is not None:
+            state[DELETIONS_STATE_KEY] = {**(state.get(DELETIONS_STATE_KEY) or {}),
+                                          "ids": encode_ids(self._known | seen)}
+        elif seen is not None:  # first sync: no set before this one
+            state[DELETIONS_STATE_KEY] = {"ids": encode_ids(seen), "scanned_at": None}
+        return AirbyteMessage(type=MessageType.STATE, state=AirbyteStateMessage(
+            type=AirbyteStateType.STREAM,
+            stream=AirbyteStreamState(stream_descriptor=StreamDescriptor(name=self.name),
+                                      stream_state=AirbyteStateBlob(state))))
 
     def _scan_slice(self, stream_slice: StreamSlice) -> StreamSlice:
         return StreamSlice(partition=stream_slice.partition,

@@ -1,6 +1,6 @@
 """A compact text form for the set of record ids a stream has emitted, kept in the stream's state.
 
-Deletion scans (components.DeletionDetectingRetriever) diff today's ids with this set. A million Pipedrive ids
+Deletion scans (components.TrackingRetriever) diff today's ids with this set. A million Pipedrive ids
 would be 8 MB as JSON numbers; as zlib-packed gaps between sorted ids they take a few hundred kB, because ids of
 one company grow in small steps.
 """

@@ -183,3 +183,28 @@ def test_an_activity_type_marked_deleted_carries_the_cdc_mark():
         output = read(config(), ["activity_types"])
     assert {r.record.data["id"]: r.record.data.get("_ab_cdc_deleted_at") for r in output.records} == \
         {1: None, 2: "2024-05-01 10:00:00"}
+
+
+def test_a_checkpoint_carries_the_ids_emitted_so_far_so_a_resumed_sync_still_reports_their_deletion():
+    from types import SimpleNamespace
+
+    from airbyte_cdk.sources.types import StreamSlice
+    from source_pipedrive.components import TrackingRetriever
+
+    class Inner:
+        def read_records(self, schema, stream_slice):
+            yield from ({"id": i, "update_time": f"2024-06-0{i}T00:00:00Z"} for i in (5, 6, 7))
+
+    legacy = {"update_time": "2024-06-01T00:00:00Z",
+              "deletion_scan": {"ids": encode_ids({1, 2}), "scanned_at": _ago(1)}}
+    cursor = SimpleNamespace(_concurrent_state={"legacy": legacy},
+                             cursor_field=SimpleNamespace(cursor_field_key="update_time"))
+    retriever = TrackingRetriever(retriever=Inner(), config={}, parameters={}, cursor=cursor, name="persons",
+                                  scan_start="2000-01-01T00:00:00Z", checkpoint_every_records=2)
+    out = list(retriever.read_records({}, StreamSlice(partition={}, cursor_slice={"start_time": "2024-06-01T00:00:00Z"})))
+    assert [m["id"] if isinstance(m, dict) else "STATE" for m in out] == [5, 6, "STATE", 7]
+    checkpoint = out[2].state.stream.stream_state.__dict__
+    assert checkpoint["update_time"] == "2024-06-06T00:00:00Z"
+    assert decode_ids(checkpoint["deletion_scan"]["ids"]) == {1, 2, 5, 6}
+    assert checkpoint["deletion_scan"]["scanned_at"] == legacy["deletion_scan"]["scanned_at"]
+    assert decode_ids(legacy["deletion_scan"]["ids"]) == {1, 2, 5, 6, 7}  # what the CDK's final state will carry

@@ -66,3 +66,33 @@ def test_streams_without_updated_since_read_all_but_emit_only_changed_records(st
                              stream=stream)
     assert "updated_since" not in requests[0].qs  # the API answers 400 to it on these endpoints
     assert [r.record.data["id"] for r in output.records] == [2]
+
+
+def test_a_long_stream_checkpoints_its_state_after_every_50000_records():
+    # A sync killed at record 60,000 of 101,000 restarts from the 50,000th record's second, not from the start.
+    import datetime as dt
+
+    from airbyte_cdk.models import Type
+
+    base = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    stamp = lambda i: (base + dt.timedelta(seconds=i // 3)).strftime("%Y-%m-%dT%H:%M:%SZ")  # 3 per second
+    pages = 202
+
+    def answer(request, context):
+        n = int(request.qs.get("cursor", ["0"])[0])
+        records = [deal(n * 500 + i + 1, stamp(n * 500 + i)) for i in range(500)]
+        return v2_page(records, next_cursor=str(n + 1) if n + 1 < pages else None)
+
+    with requests_mock.Mocker() as http:
+        mock_no_custom_fields(http)
+        http.get(f"{API}/api/v2/deals", json=answer)
+        output = read(config(), ["deals"], SyncMode.incremental)
+    seen, checkpoints = 0, []
+    for message in output.get_message_iterator():
+        if message.type == Type.RECORD:
+            seen += 1
+        elif message.type == Type.STATE:
+            checkpoints.append((seen, message.state.stream.stream_state.__dict__["update_time"]))
+    assert seen == pages * 500
+    assert checkpoints[:2] == [(50_000, stamp(49_999)), (100_000, stamp(99_999))]
+    assert checkpoints[-1] == (seen, stamp(seen - 1))  # the CDK's own final state
