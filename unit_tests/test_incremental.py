@@ -8,7 +8,7 @@ import pytest
 import requests_mock
 from airbyte_cdk.models import SyncMode
 
-from builders import API, config, data_requests, deal, mock_no_custom_fields, read, stream_state, v2_page
+from builders import API, config, data_requests, deal, mock_no_custom_fields, read, stream_state, v1_page, v2_page
 
 
 def _sync(pages, state=None, stream="deals"):
@@ -96,3 +96,29 @@ def test_a_long_stream_checkpoints_its_state_after_every_50000_records():
     assert seen == pages * 500
     assert checkpoints[:2] == [(50_000, stamp(49_999)), (100_000, stamp(99_999))]
     assert checkpoints[-1] == (seen, stamp(seen - 1))  # the CDK's own final state
+
+
+def test_state_is_the_highest_update_time_even_when_the_api_sends_records_out_of_order():
+    # The cursor's bookkeeping runs once per partition (TrackingRetriever), so it must keep the maximum, not the last.
+    pages = [v2_page([deal(1, "2024-03-05T10:00:00Z"), deal(2, "2024-01-01T00:00:00Z")], next_cursor="p2"),
+             v2_page([deal(3, "2024-02-01T00:00:00Z")])]
+    output, _ = _sync(pages)
+    assert [r.record.data["id"] for r in output.records] == [1, 2, 3]
+    assert output.most_recent_state.stream_state.__dict__ == {"update_time": "2024-03-05T10:00:00Z"}
+
+
+def test_a_record_without_update_time_is_emitted_and_named_in_a_warning_without_moving_the_state():
+    undated = {**deal(2, "x"), "update_time": None}
+    output, _ = _sync([v2_page([deal(1, "2024-01-01T00:00:00Z"), undated])])
+    assert [r.record.data["id"] for r in output.records] == [1, 2]
+    assert output.most_recent_state.stream_state.__dict__ == {"update_time": "2024-01-01T00:00:00Z"}
+    assert any("Could not find cursor field `update_time`" in log.log.message for log in output.logs)
+
+
+def test_v1_timestamps_keep_their_order_and_format_in_the_state():
+    note = lambda i, t: {"id": i, "content": "n", "update_time": t, "add_time": "2020-01-01 00:00:00"}  # noqa: E731
+    with requests_mock.Mocker() as http:
+        http.get(f"{API}/v1/notes", json=v1_page([note(1, "2024-03-05 10:00:00"), note(2, "2024-01-01 00:00:00")]))
+        output = read(config(), ["notes"], SyncMode.incremental)
+    assert [r.record.data["id"] for r in output.records] == [1, 2]
+    assert output.most_recent_state.stream_state.__dict__["update_time"] == "2024-03-05T10:00:00Z"
