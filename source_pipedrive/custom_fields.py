@@ -68,6 +68,8 @@ def _same(value: Any, labels: Labels) -> Any:
 
 
 def _ref_id(value: Any, labels: Labels) -> Any:
+    if value is None or value.__class__ is int:  # v2's usual case, before the slower isinstance checks
+        return value
     # v1 embeds users/orgs/persons as {id|value, name, ...}; v1 ids may also be digit strings.
     if isinstance(value, Mapping):
         value = value["id"] if value.get("id") is not None else value.get("value")
@@ -75,6 +77,9 @@ def _ref_id(value: Any, labels: Labels) -> Any:
 
 
 def _label(value: Any, labels: Labels) -> Any:
+    if value.__class__ is int or value.__class__ is str:  # v2's usual case, before the slower isinstance checks
+        label = labels.get(value)
+        return str(value) if label is None else label
     if isinstance(value, Mapping):  # include_option_labels=true sends {id, label}
         if value.get("label") is not None:
             return value["label"]
@@ -97,7 +102,7 @@ def _label_list(value: Any, labels: Labels) -> Any:
 def _object(*keys: str) -> Callable[[Any, Labels], tuple]:
     def decode(value: Any, labels: Labels) -> tuple:
         if isinstance(value, Mapping):
-            return tuple(value.get(key) for key in keys)
+            return tuple(map(value.get, keys))
         return (value,) + (None,) * (len(keys) - 1)  # a bare scalar is the main value
 
     return decode
@@ -107,7 +112,7 @@ def _address(value: Any, labels: Labels) -> tuple:
     if not isinstance(value, Mapping):
         return (value,) + (None,) * len(ADDRESS_PARTS)
     main = value.get("formatted_address") or value.get("value")
-    return (main,) + tuple(value.get(part) for part in ADDRESS_PARTS)
+    return (main, *map(value.get, ADDRESS_PARTS))
 
 
 def _one(json_type: str | None, fmt: str | None = None, decode: Callable = _same) -> _Kind:
@@ -253,6 +258,9 @@ class CustomFieldMap:
     _plan: tuple[tuple[str, Writer, Callable[[MutableMapping], Any]], ...] = field(repr=False)
     _codes: frozenset[str] = field(repr=False)
     _builtins: tuple[tuple[str, Callable[[Any, Labels], Any], Labels, dict], ...] = field(repr=False)
+    # flatten_v2's split of _plan: fields copied as they are (one C-level update for all), and the others.
+    _copied: tuple[tuple[str, ...], tuple[str, ...]] = field(default=((), ()), repr=False)
+    _decoded: tuple[tuple[str, Writer], ...] = field(default=(), repr=False)
 
     @classmethod
     def from_fields(
@@ -280,7 +288,7 @@ class CustomFieldMap:
             is_custom = item.get("is_custom_field", item.get("edit_flag"))
             (custom if is_custom else builtin)[code] = item
         taken = {*builtin_columns, *builtin, LEFTOVER_COLUMN}
-        columns, plan = [], []
+        columns, plan, copied, decoded = [], [], [], []
         for code in sorted(custom):
             item = custom[code]
             field_name = item.get("field_name", item.get("name")) or ""
@@ -294,6 +302,10 @@ class CustomFieldMap:
                 description = f"{about}: {suffix[1:]}" if suffix else about
                 columns.append(CustomColumn(name, _schema(json_type, fmt, description), code, field_name, field_type))
             plan.append((code, _writer(names, kind, _option_labels(item)), _v1_reader(code, kind.v1_subkeys)))
+            if len(names) == 1 and kind.decode is _same:
+                copied.append((code, names[0]))
+            else:
+                decoded.append(plan[-1][:2])
         builtins = []
         for code in sorted(set(decode_builtins) & builtin.keys()):
             item = builtin[code]
@@ -303,7 +315,8 @@ class CustomFieldMap:
             kind = _KINDS["set"] if field_type == "set" else _KINDS["enum"]
             schema = _schema(kind.columns[0][1], None, about)
             builtins.append((code, kind.decode, _option_labels(item), schema))
-        return cls(tuple(columns), tuple(plan), frozenset(custom), tuple(builtins))
+        copied_pair = (tuple(code for code, _ in copied), tuple(name for _, name in copied))
+        return cls(tuple(columns), tuple(plan), frozenset(custom), tuple(builtins), copied_pair, tuple(decoded))
 
     def schema_properties(self) -> dict[str, dict]:
         """Column name -> JSON schema: custom columns, the leftover `custom_fields` column, decoded built-ins."""
@@ -321,12 +334,18 @@ class CustomFieldMap:
         values = record.pop(LEFTOVER_COLUMN, None)
         if not isinstance(values, Mapping):  # absent, null, or the `[]` some v2 examples show
             values = {}
-        for code, write, _ in self._plan:
-            write(record, values.get(code))
+        get = values.get
+        codes, names = self._copied
+        record.update(zip(names, map(get, codes)))
+        for code, write in self._decoded:
+            write(record, get(code))
         known = self._codes
-        leftover = {key: value for key, value in values.items() if key not in known}
-        record[LEFTOVER_COLUMN] = leftover or None
-        self._decode_builtins(record)
+        if values.keys() <= known:
+            record[LEFTOVER_COLUMN] = None
+        else:
+            record[LEFTOVER_COLUMN] = {key: value for key, value in values.items() if key not in known}
+        if self._builtins:
+            self._decode_builtins(record)
 
     def flatten_v1(self, record: MutableMapping) -> None:
         """Replace a v1 record's flat `<key>`, `<key>_<subkey>` root keys by the columns (in place)."""
