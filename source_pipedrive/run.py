@@ -1,3 +1,4 @@
+import gc
 import sys
 import traceback
 from datetime import datetime, timezone
@@ -49,7 +50,14 @@ def _source(args: List[str]) -> SourcePipedrive:
     )
 
 
+# A page decodes into ~20,000 dicts and lists that live until their records are written, and Python's cyclic
+# collector would walk them every 700 allocations: about an eighth of a read's CPU. Records hold no cycles, so
+# collecting young objects every 100,000 allocations frees the same memory later, at a fraction of the work.
+GC_YOUNG_THRESHOLD = 100_000
+
+
 def run() -> None:
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     args = sys.argv[1:]
     try:
         source = _source(args)
