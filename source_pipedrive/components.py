@@ -251,6 +251,29 @@ def _read_v2_list(requester: Requester) -> Iterable[Mapping[str, Any]]:
         params = {"limit": 500, "cursor": next_cursor}
 
 
+# Field lists read in this process: {(id(config), fields URL): (config, items)}. The schema loader and the flattener
+# of a stream (and deals and deals_archived) need the same list, and each used to read it. Keyed by the config
+# object the source built its components with, so one source's components share a read and another source (a
+# new sync in the same process, as in tests) reads again; the config is kept so that its id is not reused.
+_FIELD_LISTS: dict = {}
+_FIELD_LISTS_LOCK = threading.Lock()
+
+
+def _field_list(requester: Requester, config: Config) -> list:
+    get_url = getattr(requester, "get_url", None)
+    if get_url is None:
+        return list(_read_v2_list(requester))
+    key = (id(config), get_url())
+    with _FIELD_LISTS_LOCK:
+        cached = _FIELD_LISTS.get(key)
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    items = list(_read_v2_list(requester))
+    with _FIELD_LISTS_LOCK:
+        _FIELD_LISTS[key] = (config, items)
+    return items
+
+
 @dataclass
 class _FieldMapSource:
     """Reads an entity's *Fields list once through a requester declared in YAML and builds its CustomFieldMap."""
@@ -258,13 +281,14 @@ class _FieldMapSource:
     fields_requester: Requester
     base_schema_loader: SchemaLoader
     naming: str
+    config: Config = field(default_factory=dict)
     _map: Optional[CustomFieldMap] = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self) -> CustomFieldMap:
         with self._lock:  # partitions of one stream flatten records on several threads
             if self._map is None:
-                fields = list(_read_v2_list(self.fields_requester))
+                fields = _field_list(self.fields_requester, self.config)
                 self._map = CustomFieldMap.from_fields(
                     fields, builtin_columns=self.base_schema_loader.get_json_schema()["properties"].keys(), naming=self.naming
                 )
@@ -290,7 +314,7 @@ class CustomFieldsSchemaLoader(SchemaLoader):
     fields_requester: Requester
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._fields = _FieldMapSource(self.fields_requester, self.base_schema_loader, _naming(self.config))
+        self._fields = _FieldMapSource(self.fields_requester, self.base_schema_loader, _naming(self.config), self.config)
 
     def get_json_schema(self) -> Mapping[str, Any]:
         schema = dict(self.base_schema_loader.get_json_schema())
@@ -313,7 +337,7 @@ class CustomFieldsFlattener(RecordTransformation):
     api_version: str = "v2"
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._fields = _FieldMapSource(self.fields_requester, self.base_schema_loader, _naming(self.config))
+        self._fields = _FieldMapSource(self.fields_requester, self.base_schema_loader, _naming(self.config), self.config)
 
     def transform(
         self,

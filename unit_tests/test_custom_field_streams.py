@@ -53,8 +53,23 @@ def test_read_replaces_hash_keys_with_labelled_values():
     assert (data["budget"], data["budget_currency"]) == (1200.5, "EUR")
     assert data["title_ffffee"] == ["cold", "99"]  # a deleted option keeps its raw id
     assert data.get("custom_fields") is None  # the protocol serializer omits null values
-    # The definitions are read for the schema and for flattening, never once per page or record.
-    assert len([r for r in http.request_history if r.path.endswith("/dealfields")]) == 2
+    # One read of the definitions serves the schema and the flattening; never one per page or record.
+    assert len([r for r in http.request_history if r.path.endswith("/dealfields")]) == 1
+
+
+def test_deals_and_archived_deals_share_one_read_and_the_next_sync_sees_an_option_renamed_since():
+    renamed = [{**item, "options": [{"id": 1, "label": "EMEA"}, {"id": 2, "label": "Amériques"}]}
+               if item["field_code"] == REGION else item for item in DEAL_FIELDS]
+    cfg, labels = config(), []
+    for fields in (DEAL_FIELDS, renamed):  # two syncs in one process, as PyAirbyte or a test runner would do
+        with requests_mock.Mocker() as http:
+            http.get(f"{API}/api/v2/dealFields", json=v2_page(fields))
+            http.get(f"{API}/api/v2/deals", json=v2_page([deal(1, "2024-01-01T00:00:00Z", custom_fields={REGION: 1})]))
+            http.get(f"{API}/api/v2/deals/archived", json=v2_page([]))
+            output = read(cfg, ["deals", "deals_archived"])
+            assert len([r for r in http.request_history if r.path.endswith("/dealfields")]) == 1
+        labels.append(output.records[0].record.data["region"])
+    assert labels == ["Europe", "EMEA"]
 
 
 def test_hash_naming_mode_keeps_field_keys_as_column_names():
