@@ -34,7 +34,46 @@ def streams_named(manifest: ConnectionDefinition, names: Collection[str]) -> Con
             node = node.get(part, {}) if isinstance(node, Mapping) else {}
         return node.get("name") if isinstance(node, Mapping) else None
 
-    return {**manifest, "streams": [entry for entry in manifest.get("streams", []) if name_of(entry) in names]}
+    selected = {**manifest, "streams": [entry for entry in manifest.get("streams", []) if name_of(entry) in names]}
+    return _without_unreferenced_definitions(selected)
+
+
+def _without_unreferenced_definitions(manifest: ConnectionDefinition) -> ConnectionDefinition:
+    """Drops the stream definitions and schemas that nothing left in the manifest refers to, even indirectly.
+
+    The CDK walks and copies every node of the manifest, referenced or not, before building a stream: with the
+    74 streams' definitions and schemas still there, a one-stream read spends 0.6 s on nodes it never uses.
+    """
+    def key_of(ref: str) -> tuple:
+        parts = tuple(ref[2:].split("/"))
+        return parts[:3] if parts[:2] == ("definitions", "streams") else parts[:2]
+
+    def node_at(key: tuple) -> Any:
+        node: Any = manifest
+        for part in key:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        return node
+
+    kept: set = set()
+    pending = [value for key, value in manifest.items() if key not in ("definitions", "schemas")]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Mapping):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/") and key_of(ref) not in kept:
+                kept.add(key_of(ref))
+                pending.append(node_at(key_of(ref)))
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+
+    definitions = {key: value for key, value in manifest.get("definitions", {}).items()
+                   if key != "streams" and ("definitions", key) in kept}
+    if "streams" in manifest.get("definitions", {}):
+        definitions["streams"] = {name: value for name, value in manifest["definitions"]["streams"].items()
+                                  if ("definitions", "streams", name) in kept}
+    schemas = {name: value for name, value in manifest.get("schemas", {}).items() if ("schemas", name) in kept}
+    return {**manifest, "definitions": definitions, "schemas": schemas}
 
 
 class SourcePipedrive(YamlDeclarativeSource):

@@ -20,6 +20,19 @@ def test_a_read_builds_only_the_streams_of_its_catalog_and_their_parents_still_w
     assert {stream.name for stream in selected} == {"deals", "deal_flow"}
 
 
+def test_every_stream_read_alone_is_built_as_in_the_whole_manifest():
+    # A read prunes the manifest to its catalog's streams and whatever they refer to (parents, schemas, requesters).
+    cfg = config()
+    with requests_mock.Mocker() as http:
+        mock_no_custom_fields(http)
+        everything = {stream.name: stream for stream in SourcePipedrive(config=cfg).streams(cfg)}
+        for name, stream in everything.items():
+            alone = SourcePipedrive(catalog=catalog(name), config=cfg).streams(cfg)
+            assert [s.name for s in alone] == [name]
+            assert alone[0].get_json_schema() == stream.get_json_schema(), name
+            assert alone[0].as_airbyte_stream() == stream.as_airbyte_stream(), name
+
+
 def test_every_page_is_decoded_once_for_error_handling_records_and_pagination(monkeypatch):
     decoded, loads = [], orjson.loads
 
