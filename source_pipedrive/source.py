@@ -1,4 +1,5 @@
 from importlib.resources import files
+from queue import Queue
 from pathlib import Path
 from typing import Any, Collection, List, Mapping, Optional
 
@@ -76,6 +77,12 @@ def _without_unreferenced_definitions(manifest: ConnectionDefinition) -> Connect
     return {**manifest, "definitions": definitions, "schemas": schemas}
 
 
+# Records wait in one queue between the threads that read pages and the thread that writes them. The writer is the
+# slower side, so the CDK's 10,000 slots fill up and hold ~50 MB of decoded records; two pages' worth keep the
+# writer as busy and peak RSS flat (the CDK's main thread never blocks on a full queue: it buffers instead).
+RECORD_QUEUE_SIZE = 1_000
+
+
 class SourcePipedrive(YamlDeclarativeSource):
     def __init__(
         self,
@@ -89,6 +96,9 @@ class SourcePipedrive(YamlDeclarativeSource):
         super().__init__(
             path_to_yaml=str(manifest_path()), catalog=catalog, config=config, state=state, config_path=config_path
         )
+        queue = getattr(getattr(self, "_concurrent_source", None), "_queue", None)
+        if isinstance(queue, Queue):
+            queue.maxsize = RECORD_QUEUE_SIZE
 
     def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> ConnectionDefinition:
         manifest = super()._read_and_parse_yaml_file(path_to_yaml_file)

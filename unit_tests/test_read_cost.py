@@ -10,6 +10,7 @@ from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 import source_pipedrive.components as components
 from builders import API, catalog, config, deal, mock_no_custom_fields, read, v2_page
 from source_pipedrive import SourcePipedrive
+from source_pipedrive.source import RECORD_QUEUE_SIZE
 from source_pipedrive.components import ParsedOnceJsonDecoder
 
 
@@ -59,3 +60,9 @@ def test_the_shared_decoder_yields_what_the_cdks_json_decoder_yields(body):
     response._content, response.status_code = body, 200
     expected = list(JsonDecoder(parameters={}).decode(response))
     assert list(ParsedOnceJsonDecoder().decode(response)) == expected
+
+
+def test_records_waiting_for_the_writer_are_bounded_to_two_pages():
+    # Peak memory is this queue's records; a CDK that moves or renames its queue must fail here, not go unnoticed.
+    source = SourcePipedrive(catalog=catalog("deals"), config=config())
+    assert source._concurrent_source._queue.maxsize == RECORD_QUEUE_SIZE == 1_000
