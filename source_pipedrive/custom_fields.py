@@ -101,7 +101,7 @@ def _label_list(value: Any, labels: Labels) -> Any:
 
 def _object(*keys: str) -> Callable[[Any, Labels], tuple]:
     def decode(value: Any, labels: Labels) -> tuple:
-        if isinstance(value, Mapping):
+        if value.__class__ is dict or isinstance(value, Mapping):  # the type check first: ABC checks cost more
             return tuple(map(value.get, keys))
         return (value,) + (None,) * (len(keys) - 1)  # a bare scalar is the main value
 
@@ -109,7 +109,7 @@ def _object(*keys: str) -> Callable[[Any, Labels], tuple]:
 
 
 def _address(value: Any, labels: Labels) -> tuple:
-    if not isinstance(value, Mapping):
+    if value.__class__ is not dict and not isinstance(value, Mapping):
         return (value,) + (None,) * len(ADDRESS_PARTS)
     main = value.get("formatted_address") or value.get("value")
     return (main, *map(value.get, ADDRESS_PARTS))
