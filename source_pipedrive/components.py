@@ -107,7 +107,14 @@ class ParsedOnceJsonDecoder(JsonDecoder):
             body = None
         if body is None:  # not JSON, or null: the CDK's own fallbacks
             yield from super().decode(response)
-        elif isinstance(body, list):
+            return
+        # The paginator reads a page last, after its records. Dropping the page from the response here frees it
+        # (raw and decoded, ~6 MB) even when the response outlives it: when the CDK's rate limiter makes a request
+        # wait, its frames (and so the response) stay in a reference cycle until a full garbage collection, and
+        # under Pipedrive's burst limit that is most requests.
+        response.__dict__.pop(_PARSED, None)
+        response._content = b""
+        if isinstance(body, list):
             yield from body or [{}]
         else:
             yield body

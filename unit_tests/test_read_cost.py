@@ -66,3 +66,14 @@ def test_records_waiting_for_the_writer_are_bounded_to_two_pages():
     # Peak memory is this queue's records; a CDK that moves or renames its queue must fail here, not go unnoticed.
     source = SourcePipedrive(catalog=catalog("deals"), config=config())
     assert source._concurrent_source._queue.maxsize == RECORD_QUEUE_SIZE == 1_000
+
+
+def test_a_page_is_released_by_its_response_once_the_paginator_has_read_it():
+    # Under the burst limit the CDK's rate limiter keeps waiting requests' responses alive in reference cycles;
+    # a response must not keep its 500 records (raw and decoded) alive with it.
+    response = requests.Response()
+    response._content, response.status_code = b'{"data": [{"id": 1}], "additional_data": {"next_cursor": "c2"}}', 200
+    records = components.parsed_body(response)["data"]  # what the extractor read
+    page = next(ParsedOnceJsonDecoder().decode(response))
+    assert page["additional_data"]["next_cursor"] == "c2" and page["data"] is records
+    assert response.content == b"" and not hasattr(response, components._PARSED)
