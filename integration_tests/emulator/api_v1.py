@@ -4,6 +4,17 @@ Served under both `/v1/...` and `/api/v1/...` (MIG: v1 accepted both prefixes). 
 (inferred): undocumented query parameters are ignored and a `limit` above the maximum is clamped (§9 "likely
 clamped"). Offset pagination: `start` + `limit` with `additional_data.pagination = {start, limit,
 more_items_in_collection, next_start}`, `next_start` only when more items exist (§4.1).
+
+Envelopes follow each operation's published 200 response (openapi v1):
+- success + data only, no paging: users, filters, activityTypes, currencies, leadLabels, leadSources,
+  permissionSets, goals/find (+ statusCode/statusText/service), mailThreads/{id}/mailMessages, users/{id}/followers;
+- success + data only although start/limit page the list: mailbox/mailThreads, permissionSets/{id}/assignments
+  (api_v1_catalogue._offset_unannounced: the end is a page shorter than `limit`);
+- additional_data.pagination: every other start/limit list. Where a schema puts start/limit/more_items_in_collection
+  directly under additional_data but the example nests them in `pagination` (flow, mailMessages, participants,
+  organizationRelationships, the *Fields lists) or shows no additional_data at all (leads, leads/archived), the
+  `pagination` form of the examples and of the pagination concept page is used (inferred, §3.2);
+- additional_data.next_cursor: the changelogs and participantsChangelog (§4.3).
 """
 from __future__ import annotations
 
