@@ -23,6 +23,7 @@ from random import Random
 
 from . import fields as F
 from .catalogue import CATALOGUE, CatalogueMixin
+from .counts import CountsMixin
 from .common import date_str, dumps, loads, ms_time, v1_time, v2_time
 from .v1_objects import V1ObjectsMixin
 
@@ -110,9 +111,10 @@ def _mix(x: int) -> int:
     return x ^ (x >> 31)
 
 
-class Dataset(CatalogueMixin, V1ObjectsMixin):
+class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
     """The account. Secondary data sets (history, children, projects, mail, admin, goals, recents) live in
-    catalogue.CatalogueMixin; v1 shapes of the core records in v1_objects.V1ObjectsMixin."""
+    catalogue.CatalogueMixin; per-record counts (include_fields) in counts.CountsMixin; v1 shapes of the core
+    records in v1_objects.V1ObjectsMixin."""
 
     def __init__(self, seed: int = 42, scale: int = 200, cache_bytes: int = 2 << 30):
         self.seed, self.scale = seed, max(1, int(scale))
@@ -736,6 +738,10 @@ class Dataset(CatalogueMixin, V1ObjectsMixin):
                 "billing_start_date": date_str(ts) if freq != "one-time" else None,
             })
         return out
+
+    def deal_product_count(self, did: int) -> int:
+        """len(deal_products(did)) without rendering them (include_fields products_count)."""
+        return self.tables["deals"].cols["n_products"][did - 1]
 
     def variations(self, pid: int) -> list:
         t = self.tables["products"]
