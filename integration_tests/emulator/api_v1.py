@@ -211,7 +211,8 @@ _V1_LEAD_BUILTIN = [
 ]
 
 
-def _v1_fields(ds, entity):
+def v1_fields(ds, entity):
+    """Items of GET /v1/{entity}Fields (also leadFields)."""
     if entity == "deals":
         return F.v1_field_items(_V1_DEAL_BUILTIN, ds.custom["deals"], ds.start)
     if entity == "leads":
@@ -225,7 +226,7 @@ def _v1_fields(ds, entity):
 
 def _paged_fields(emu, req, entity):
     start, limit = _paging(req)
-    return _offset_page(_v1_fields(emu.ds, entity), start, limit)
+    return _offset_page(v1_fields(emu.ds, entity), start, limit)
 
 
 # GET /v1/leadFields  (openapi v1 getLeadFields; added 2025-11; deal custom fields, §3.2)
@@ -261,7 +262,7 @@ def get_product_fields(emu, req):
 # GET /v1/activityFields  (openapi v1 getActivityFields; no paging parameters)
 @route("/v1/activityFields")
 def get_activity_fields(emu, req):
-    items = _v1_fields(emu.ds, "activities")
+    items = v1_fields(emu.ds, "activities")
     return Response(200, list_body([dumps(x) for x in items], 0, len(items), False), records=len(items))
 
 
@@ -333,9 +334,8 @@ def get_notes(emu, req):
                     records=len(parts))
 
 
-# GET /v1/noteFields  (openapi v1 getNoteFields; small items, §3.2)
-@route("/v1/noteFields")
-def get_note_fields(emu, req):
+def note_field_items() -> list:
+    """Items of GET /v1/noteFields (openapi v1 getNoteFields; small items, §3.2)."""
     yes_no = [{"id": 1, "label": "Yes"}, {"id": 0, "label": "No"}]
     specs = [("content", "Content", "text", None, True)] + [
         (f"pinned_to_{x}_flag", f"Note is pinned to {x}", "enum", yes_no, False)
@@ -351,6 +351,13 @@ def get_note_fields(emu, req):
         if options:
             item["options"] = options
         items.append(item)
+    return items
+
+
+# GET /v1/noteFields  (openapi v1 getNoteFields; small items, §3.2)
+@route("/v1/noteFields")
+def get_note_fields(emu, req):
+    items = note_field_items()
     return Response(200, list_body([dumps(x) for x in items], 0, 100, False), records=len(items))
 
 
