@@ -12,6 +12,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.auth.declarative_authenticator import DeclarativeAuthenticator
 from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.extractors.type_transformer import TypeTransformer
 from airbyte_cdk.sources.declarative.partition_routers.partition_router import PartitionRouter
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
@@ -312,30 +313,54 @@ class ParentId(RecordTransformation):
 
 
 @dataclass
-class UtcTimestamps(RecordTransformation):
-    """Writes v1's UTC timestamps ("2023-02-22 08:24:35") as RFC 3339 ("2023-02-22T08:24:35Z"), nested ones too.
+class UtcTimestamps(TypeTransformer):
+    """Writes v1's UTC timestamps ("2023-02-22 08:24:35") in the fields the stream's schema declares date-time, nested
+    ones too, as RFC 3339 ("2023-02-22T08:24:35Z").
 
-    Pipedrive's v1 times are UTC without a zone (pipedrive-api.md §4.1); schemas declare them date-time, which
-    strict destinations read as RFC 3339. Cursor values keep comparing: the cursor parses both forms.
-    Used by the v1 flows and the child flow.
+    Pipedrive's v1 times are UTC without a zone (pipedrive-api.md §4.1); strict destinations read date-time as RFC
+    3339. A transformation does not see the schema, and changing any value that merely looks like a time would alter
+    data (changelog values, text). Runs after the transformations, so a change's hash (_ab_change_key) stays what
+    it was. Cursor values keep comparing: the cursor parses both forms. Used by definitions.v1_selector.
     """
 
-    parameters: InitVar[Mapping[str, Any]]
     config: Config = field(default_factory=dict)
+    parameters: InitVar[Mapping[str, Any]] = None
 
-    def transform(self, record: MutableMapping[str, Any], config: Optional[Config] = None,
-                  stream_state: Optional[StreamState] = None, stream_slice: Optional[StreamSlice] = None) -> None:
-        _utc_times(record)
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._paths: dict = {}  # id(schema) -> (schema, its date-time paths)
+
+    def transform(self, record: MutableMapping[str, Any], schema: Mapping[str, Any]) -> None:
+        cached = self._paths.get(id(schema))
+        if cached is None or cached[0] is not schema:
+            cached = self._paths[id(schema)] = (schema, tuple(_date_time_paths(schema)))
+        for path in cached[1]:
+            _to_rfc3339(record, path)
 
 
-def _utc_times(node: Any) -> None:
-    items = node.items() if isinstance(node, dict) else enumerate(node)
-    for key, value in items:
-        if value.__class__ is str:
-            if len(value) == 19 and value[10] == " " and _V1_TIME.fullmatch(value):
+def _date_time_paths(schema: Mapping[str, Any], prefix: tuple = ()) -> Iterable[tuple]:
+    for name, prop in (schema.get("properties") or {}).items():
+        if prop.get("format") == "date-time":
+            yield prefix + (name,)
+        elif prop.get("properties"):
+            yield from _date_time_paths(prop, prefix + (name,))
+        elif (prop.get("items") or {}).get("properties"):
+            yield from _date_time_paths(prop["items"], prefix + (name, None))
+
+
+def _to_rfc3339(node: Any, path: tuple) -> None:
+    for depth, key in enumerate(path):
+        if key is None:  # every item of a list
+            for item in node if isinstance(node, list) else ():
+                _to_rfc3339(item, path[depth + 1:])
+            return
+        if not isinstance(node, dict) or key not in node:
+            return
+        if depth == len(path) - 1:
+            value = node[key]
+            if value.__class__ is str and len(value) == 19 and value[10] == " " and _V1_TIME.fullmatch(value):
                 node[key] = value.replace(" ", "T") + "Z"
-        elif isinstance(value, (dict, list)):
-            _utc_times(value)
+            return
+        node = node[key]
 
 
 @dataclass
