@@ -42,7 +42,7 @@ def _manifest_streams() -> dict:
         warnings.simplefilter("ignore")  # importing the CDK's parsers warns about its experimental classes
         from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
         manifest = ManifestReferenceResolver().preprocess_manifest(yaml.safe_load(MANIFEST.read_text()))
-    return {s["name"]: tuple(s["primary_key"]) for s in manifest["streams"]}
+    return {s.get("name") or s["$parameters"]["name"]: tuple(s["primary_key"]) for s in manifest["streams"]}
 
 
 def test_the_module_covers_every_manifest_stream_with_its_primary_key():

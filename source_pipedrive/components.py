@@ -1,8 +1,11 @@
 """The CDK components the manifest names where YAML cannot say what is needed. Pipedrive semantics of custom fields
 live in custom_fields.py; the daily budget in sync.py; incremental reads that save their place in tracking.py."""
 
+import datetime
+import itertools
 import random
 import re
+import time
 from dataclasses import InitVar, dataclass, field
 from typing import Any, Generator, Iterable, List, Mapping, MutableMapping, Optional, Union
 
@@ -28,6 +31,8 @@ from source_pipedrive.custom_fields import CustomFieldMap
 from source_pipedrive.sync import Sync
 
 _PARSED = "_pipedrive_body"  # where a response keeps its body once decoded, for the extractor and the paginator
+SHARED_PARENT_LIST_SIZE = 1_000  # parent lists up to this long are read once per sync for all their child streams
+SETTLED_SECONDS = 600  # an update_time this much older than a read, allowing for clock skew, gets no more records
 _V1_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
@@ -237,7 +242,10 @@ class ParentsInOrder(PartitionRouter):
     cursor of the last parent handed out: the CDK's per-partition cursor saves it once every earlier parent's children
     are read, so the next sync starts at the first parent not done. Lists the API cannot sort are read whole and
     sorted here (`sort`). A parent whose `skip_when_zero` count (reported by the parent list for exactly what the
-    child lists) is 0 is not visited. Used by definitions.parents.*.
+    child lists) is 0 is not visited. Sibling child streams reading the same short list in one sync share one read.
+    A list read to its end saves a cursor one second past its newest parent when that second ended well before the
+    read: no parent can still get that update_time, so the next sync does not visit it again. Used by
+    definitions.parents.*.
     """
 
     parents: List[PartitionRouter]
@@ -251,25 +259,51 @@ class ParentsInOrder(PartitionRouter):
         self._names = [[c.stream.name for c in router.parent_stream_configs if c.incremental_dependency]
                        for router in self.parents]
         self._initial = [dict(router.get_stream_state() or {}) for router in self.parents]
+        self._final: List[Optional[Mapping[str, Any]]] = [None] * len(self.parents)
         self._active, self._progress = 0, None
 
     def stream_slices(self) -> Iterable[StreamSlice]:
         for index, router in enumerate(self.parents):
             self._active, self._progress = index, None
-            slices: Iterable[StreamSlice] = router.stream_slices()
-            if self.sort:
-                slices = sorted(slices, key=lambda s: str(s.extra_fields.get(self.cursor_field) or ""))
-            for stream_slice in slices:
+            for stream_slice in self._parent_list(index, router):
                 self._progress = stream_slice.extra_fields.get(self.cursor_field) or self._progress
                 if self.skip_when_zero is None or stream_slice.extra_fields.get(self.skip_when_zero) != 0:
                     yield stream_slice
         self._active = len(self.parents)
 
+    def _parent_list(self, index: int, router: PartitionRouter) -> Iterable[StreamSlice]:
+        if not self._names[index]:  # read whole every sync, no state to share by
+            yield from router.stream_slices()
+            return
+        sync, key = Sync.current(), (tuple(self._names[index]), orjson.dumps(self._initial[index]))
+        started, rest = time.time(), iter(())
+        with sync.lock_for(key):  # a sibling reading the same list waits for its first pages, then shares them
+            if key in sync.parent_lists:
+                head, self._final[index] = sync.parent_lists[key]
+            else:
+                slices = iter(router.stream_slices())
+                if self.sort:
+                    slices = iter(sorted(slices, key=lambda s: str(s.extra_fields.get(self.cursor_field) or "")))
+                head = list(itertools.islice(slices, SHARED_PARENT_LIST_SIZE + 1))
+                if len(head) <= SHARED_PARENT_LIST_SIZE:
+                    self._final[index] = self._settled(router, started)
+                    sync.parent_lists[key] = (head, self._final[index])
+                else:
+                    rest = slices
+        yield from head
+        yield from rest
+        if self._final[index] is None:
+            self._final[index] = self._settled(router, started)
+
+    def _settled(self, router: PartitionRouter, read_at: float) -> Mapping[str, Any]:
+        return {name: _past_second(cursor, self.cursor_field, read_at)
+                for name, cursor in (router.get_stream_state() or {}).items()}
+
     def get_stream_state(self) -> Optional[Mapping[str, StreamState]]:
         state: dict = {}
-        for index, router in enumerate(self.parents):
+        for index in range(len(self.parents)):
             if index < self._active:
-                state.update(router.get_stream_state() or {})
+                state.update(self._final[index] or {})
             elif index == self._active and self._progress:
                 state.update({name: {self.cursor_field: self._progress} for name in self._names[index]})
             else:
@@ -287,6 +321,18 @@ class ParentsInOrder(PartitionRouter):
 
     def get_request_body_json(self, **kwargs: Any) -> Mapping[str, Any]:
         return {}
+
+
+def _past_second(cursor: Mapping[str, Any], field_name: str, read_at: float) -> Mapping[str, Any]:
+    """The cursor one second later when its second ended SETTLED_SECONDS before the read, else as it is."""
+    try:
+        value = datetime.datetime.strptime(str(cursor[field_name])[:19].replace(" ", "T"), "%Y-%m-%dT%H:%M:%S")
+    except (KeyError, TypeError, ValueError):
+        return cursor
+    value = value.replace(tzinfo=datetime.timezone.utc)
+    if value.timestamp() + 1 + SETTLED_SECONDS > read_at:
+        return cursor
+    return {**cursor, field_name: (value + datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 @dataclass

@@ -64,12 +64,16 @@ def _source(args: List[str]) -> SourcePipedrive:
     config_path = AirbyteEntrypoint.extract_config(args)
     catalog_path = AirbyteEntrypoint.extract_catalog(args)
     state_path = AirbyteEntrypoint.extract_state(args)
-    return SourcePipedrive(
-        catalog=SourcePipedrive.read_catalog(catalog_path) if catalog_path else None,
-        config=SourcePipedrive.read_config(config_path) if config_path else None,
-        state=SourcePipedrive.read_state(state_path) if state_path else None,
-        config_path=config_path,
-    )
+    catalog = SourcePipedrive.read_catalog(catalog_path) if catalog_path else None
+    config = SourcePipedrive.read_config(config_path) if config_path else None
+    state = SourcePipedrive.read_state(state_path) if state_path else None
+    try:
+        return SourcePipedrive(catalog=catalog, config=config, state=state, config_path=config_path)
+    except OSError as error:  # a legacy config mounted read-only: migrate in memory, announce it, go on
+        print(_message(AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.WARN, message=(
+            f"Could not rewrite {config_path} in today's shape ({error.strerror}); the CONTROL message carries it "
+            "to the platform instead.")))), end="")
+        return SourcePipedrive(catalog=catalog, config=config, state=state, config_path=None)
 
 
 def _message(message: AirbyteMessage) -> str:
@@ -98,15 +102,20 @@ def run() -> None:
     entrypoint = PipedriveEntrypoint(source)
     for handler in logging.getLogger("airbyte").handlers:
         handler.addFilter(_NotBudgetNoise())
-    with adapters.message_output():
-        try:
-            status = _run(entrypoint, entrypoint.parse_args(args))
-        except SystemExit as exit_:
-            status = exit_.code if isinstance(exit_.code, int) else 1
-        except BaseException:  # noqa: BLE001 - the CDK's hook turns it into a trace, then the process must end
-            sys.excepthook(*sys.exc_info())
-            status = 1
-    _leave(status)
+    status = 1
+    try:
+        with adapters.message_output():
+            try:
+                status = _run(entrypoint, entrypoint.parse_args(args))
+            except SystemExit as exit_:
+                status = exit_.code if isinstance(exit_.code, int) else 1
+            except BaseException:  # noqa: BLE001 - the CDK's hook turns it into a trace, then the process must end
+                status = 1
+                sys.excepthook(*sys.exc_info())
+    except BaseException:  # noqa: BLE001 - nowhere to write any more (the reader closed stdout): just end
+        status = 1
+    finally:
+        _leave(status)
 
 
 def _run(entrypoint: PipedriveEntrypoint, parsed) -> int:  # type: ignore[no-untyped-def]

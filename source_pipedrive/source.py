@@ -3,8 +3,10 @@ from pathlib import Path
 from typing import Any, Iterator, List, Mapping, Optional
 
 import yaml
-from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, AirbyteStreamStatus, ConfiguredAirbyteCatalog, SyncMode, Type
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as stream_status
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_pipedrive.sync import Sync
 
@@ -50,25 +52,62 @@ def for_catalog(manifest: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog) 
             "streams": [{"$ref": f"#/definitions/streams/{name}"} for name in entries]}
 
 
-def budget_first(catalog: ConfiguredAirbyteCatalog) -> ConfiguredAirbyteCatalog:
-    """The catalog with its incremental streams first: when a first sync takes several days of API budget, each day's
-    budget goes to what is not done yet (incremental streams resume), and the streams that must be read whole on
-    every sync are read on the day everything else is done, not every day."""
-    ordered = sorted(catalog.streams, key=lambda entry: entry.sync_mode != SyncMode.incremental)
-    return ConfiguredAirbyteCatalog(streams=ordered)
-
-
 class SourcePipedrive(ConcurrentDeclarativeSource):
     """The manifest in this package, run by the CDK's declarative source; a read builds only its catalog's streams."""
 
     def __init__(self, catalog: Optional[ConfiguredAirbyteCatalog] = None, config: Optional[Mapping[str, Any]] = None,
-                 state: Optional[List[AirbyteStateMessage]] = None, config_path: Optional[str] = None) -> None:
-        Sync.start(config or {})
+                 state: Optional[List[AirbyteStateMessage]] = None, config_path: Optional[str] = None,
+                 same_sync: bool = False) -> None:
+        if not same_sync:
+            Sync.start(config or {})
         manifest = yaml.load(manifest_path().read_text(), Loader=_LOADER)
         if catalog is not None and catalog.streams:
             manifest = for_catalog(manifest, catalog)
+        self._built: Optional[List[Any]] = None
         super().__init__(source_config=manifest, catalog=catalog, config=config, state=state, config_path=config_path)
 
     def read(self, logger: Any, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog,
              state: Optional[List[AirbyteStateMessage]] = None) -> Iterator[AirbyteMessage]:
-        yield from super().read(logger, config, budget_first(catalog), state)
+        """The incremental streams first, then the streams read whole on every sync.
+
+        When a first sync takes several days of API budget, each day's budget goes to what is not done yet: the
+        incremental streams resume where they stopped, and the streams read whole every time are read on the day
+        everything else is done, not on every day (a second source, so the CDK runs them after the others).
+        """
+        first = [entry for entry in catalog.streams if entry.sync_mode == SyncMode.incremental] or catalog.streams
+        later = [entry for entry in catalog.streams if entry not in first]
+        config, failure = dict(config), None
+        try:
+            for message in self._read_now(logger, config, ConfiguredAirbyteCatalog(streams=first), state):
+                if message.type == Type.CONTROL and message.control.connectorConfig:
+                    config = dict(message.control.connectorConfig.config)  # a rotated OAuth token, for what follows
+                yield message
+        except AirbyteTracedException as error:
+            failure = error
+        if later and Sync.current().stop_reason:
+            for entry in later:  # not started: the daily budget stopped the sync first
+                yield stream_status(entry.stream, AirbyteStreamStatus.INCOMPLETE)
+        elif later:
+            catalog_later = ConfiguredAirbyteCatalog(streams=later)
+            rest = SourcePipedrive(catalog=catalog_later, config=config, state=state, same_sync=True)
+            yield from rest._read_now(logger, config, catalog_later, state)
+        if failure is not None:
+            raise failure
+
+    def _read_now(self, logger: Any, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog,
+                  state: Optional[List[AirbyteStateMessage]]) -> Iterator[AirbyteMessage]:
+        # Each stream's schema (with the account's custom fields, one Fields read per entity) is made here, before
+        # any stream starts: the CDK also asks for schemas on its main thread (stream status messages), where a
+        # request refused by the daily budget would end the whole read before the other streams saved their state.
+        selected = {entry.stream.name for entry in catalog.streams}
+        self._built = super().streams(config)
+        for stream in self._built:
+            if stream.name in selected:
+                stream.get_json_schema()
+        try:
+            yield from super().read(logger, config, catalog, state)
+        finally:
+            self._built = None
+
+    def streams(self, config: Mapping[str, Any]) -> List[Any]:
+        return self._built if self._built is not None else super().streams(config)

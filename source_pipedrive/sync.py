@@ -28,6 +28,8 @@ _ID_SEGMENT = re.compile(r"/(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27,})(?=/|$)")
 MAX_REQUEST_COST = 40  # the dearest request the connector sends (flows, archived leads)
 PROGRESS_EVERY_SECONDS = 60.0
 DEFAULT_RESERVE_PERCENT = 10.0  # the spec's default for daily_budget_reserve_percent
+_RESUMES = ("The budget resets at midnight in Pipedrive's server time zone. This sync saved its progress; the next "
+            "one continues from there.")
 
 
 class BudgetSpent(AirbyteTracedException):
@@ -64,6 +66,8 @@ class Sync:
         self.stop_reason: Optional[str] = None
         self.field_lists: Dict[str, list] = {}  # Fields path -> items, read once per sync
         self.field_maps: Dict[str, Any] = {}  # stream name -> the CustomFieldMap its schema declared
+        self.parent_lists: Dict[Any, Any] = {}  # (parent lists, their saved state) -> (slices, final state)
+        self._list_locks: Dict[Any, threading.Lock] = {}
         self._next_progress_log = time.monotonic() + PROGRESS_EVERY_SECONDS
 
     @classmethod
@@ -74,6 +78,10 @@ class Sync:
     @classmethod
     def current(cls) -> "Sync":
         return cls._current or cls.start({})
+
+    def lock_for(self, key: Any) -> threading.Lock:
+        with self.lock:
+            return self._list_locks.setdefault(key, threading.Lock())
 
     # ---- the gate ----------------------------------------------------------------------------------------------
     def check_open(self) -> None:
@@ -106,16 +114,14 @@ class Sync:
                 raise BudgetSpent(self.stop_reason or self.spent_message())
         elif remaining is not None and self.limit and self.reserve_percent and \
                 remaining < self.limit * self.reserve_percent / 100 + self.in_flight_margin:
-            self.stop(f"{remaining:,} of the company's {self.limit:,} daily Pipedrive API tokens are left, and "
-                      f"daily_budget_reserve_percent keeps {self.reserve_percent:g}% for its other integrations. "
-                      f"This sync saved its progress; the next one continues from there.")
+            self.stop(f"Stopping to keep the reserve of Pipedrive's daily API budget: {remaining:,} of the company's "
+                      f"{self.limit:,} daily tokens are left, and daily_budget_reserve_percent keeps "
+                      f"{self.reserve_percent:g}% for its other integrations. {_RESUMES}")
         self._log_progress()
 
     def spent_message(self) -> str:
         size = f" ({self.limit:,} tokens)" if self.limit else ""
-        return (f"Pipedrive's daily API budget for this company{size} is used up; all its integrations share it. "
-                "It resets at midnight in Pipedrive's server time zone. This sync saved its progress; the next one "
-                "continues from there.")
+        return f"Pipedrive's daily API budget for this company{size} is used up; all its integrations share it. {_RESUMES}"
 
     # ---- reporting ---------------------------------------------------------------------------------------------
     def cost_lines(self) -> List[str]:

@@ -145,7 +145,7 @@ class DeletionScan(CheckpointedRead):
     def _read(self, records_schema: Mapping[str, Any], stream_slice: StreamSlice) -> Iterable[Any]:
         now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
         before, listed, seen = self._known, set(), set()
-        complete = False
+        complete = full = False
         try:
             if self.client_side_filter:
                 for record in self.retriever.read_records(records_schema, stream_slice):
@@ -176,7 +176,7 @@ class DeletionScan(CheckpointedRead):
             self._save(listed | seen, now)
         finally:
             if not complete:  # stopped early: nothing is concluded, everything read is remembered
-                self._save(self.known_ids() | listed | seen, self._scanned_at)
+                self._save(self.known_ids() | listed | seen, self._scanned_at or (now if full else None))
 
     def _list_and_restore(self, records_schema: Mapping[str, Any], stream_slice: StreamSlice, listed: Set[int]) -> Iterable[Any]:
         _LOGGER.info(f"{self.name}: listing every id to find deleted records (deletion_scan_interval_hours).")

@@ -6,11 +6,12 @@ Also home of the request statistics and the fault injector, which the hooks expo
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 
 from .common import Response, dumps, loads
 
-FAULT_DEFAULTS = {"error_every": None, "error_status": 500, "latency_ms": 0, "drop_every": None,
+FAULT_DEFAULTS = {"error_every": None, "error_status": 500, "latency_ms": 0, "drop_every": None, "fault_path": None,
                   "truncate_every": None, "html_every": None}
 
 HTML_ERROR = {
@@ -54,7 +55,8 @@ class Stats:
 
     def _new_day_counters(self) -> dict:
         return {"day": self.day, "date": self.date, "requests": 0, "tokens": 0, "rate_limited_429": 0,
-                "rate_limited_429_burst": 0, "rate_limited_429_daily": 0, "blocked_403_html": 0}
+                "rate_limited_429_burst": 0, "rate_limited_429_daily": 0, "blocked_403_html": 0,
+                "first_daily_429_at": None}  # epoch seconds of the day's first 429 for a spent budget
 
     def start_day(self, day: int, date: str) -> None:
         """A new budget day began (RateLimiter.on_new_day)."""
@@ -83,6 +85,7 @@ class Stats:
                 if refusal == "daily":
                     self.rate_limited_429_daily += 1
                     today["rate_limited_429_daily"] += 1
+                    today["first_daily_429_at"] = today["first_daily_429_at"] or time.time()
                 else:
                     self.rate_limited_429_burst += 1
                     today["rate_limited_429_burst"] += 1
@@ -128,11 +131,15 @@ class Faults:
                     self.conf[k] = kw[k]
             return dict(self.conf)
 
-    def next(self):
-        """The fault for this request: None, 'drop', 'truncate', 'error' or 'html' (+ latency in ms)."""
+    def next(self, template: str = None):
+        """The fault for this request: None, 'drop', 'truncate', 'error' or 'html' (+ latency in ms).
+
+        With `fault_path` (an operation's path template, e.g. "/v1/deals/{id}/flow") only its requests misbehave."""
         with self.lock:
             self.counter += 1
             n, c = self.counter, self.conf
+            if c["fault_path"] and template != c["fault_path"]:
+                return None, c["latency_ms"]
             for name in ("drop", "truncate", "error", "html"):
                 every = c[f"{name}_every"]
                 if every and n % every == 0:

@@ -199,7 +199,7 @@ class Emulator:
         template, handler, path_params = hit
         req.template, req.path_params = template, path_params
         key = f"{req.method} {template}"
-        fault, latency = self.faults.next()
+        fault, latency = self.faults.next(template)
         if latency:
             time.sleep(latency / 1000.0)
         if fault is not None:

@@ -1,0 +1,121 @@
+"""A first sync bigger than a day's API budget: it stops cleanly each day and finishes on the following days.
+
+Pipedrive gives a company one token budget a day (pipedrive-api.md §6.1); once spent, every request is a 429 until
+midnight, and a token that keeps calling gets blocked (§6.3). Here the emulator's budget is a fraction of what a
+first sync of every stream costs, and the installed command runs once per emulated day from the state it emitted the
+day before, as a scheduler would. Each day it must stop within seconds of the budget running out, after at most a
+handful of 429s, with one trace; and the destination (records by primary key) must end up holding exactly what one
+unlimited sync delivers, within one day more than the budget strictly needs.
+"""
+
+import collections
+import math
+import time
+
+import pytest
+
+from integration_tests.connector import configured_catalog, run
+from integration_tests.emulator import Emulator
+
+TOKEN = "daily-budget-e2e-token-51c9"
+MAX_429_A_DAY = 30
+SECONDS_AFTER_THE_BUDGET = 10
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with Emulator(seed=8, scale=200, api_tokens=(TOKEN,)) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def config(emulator):
+    return {"credentials": {"auth_type": "api_token", "api_token": TOKEN}, "api_domain": emulator.base_url}
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory, config):
+    discovered = run(tmp_path_factory.mktemp("discover"), "discover", config)
+    assert discovered.returncode == 0, discovered.stdout[-2000:]
+    return configured_catalog(discovered.of_type("CATALOG")[0])
+
+
+def _keys(result, catalog):
+    keys = {entry["stream"]["name"]: entry["stream"]["source_defined_primary_key"] for entry in catalog["streams"]}
+    out = collections.defaultdict(set)
+    for record in result.of_type("RECORD"):
+        stream, data = record["record"]["stream"], record["record"]["data"]
+        out[stream].add(tuple(data.get(path[0]) for path in keys[stream]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def unlimited(tmp_path_factory, emulator, config, catalog):
+    """One sync with no budget: what the destination must hold in the end, and what a first sync costs."""
+    emulator.set_faults(daily_budget=None)
+    emulator.reset_stats()
+    result = run(tmp_path_factory.mktemp("unlimited"), "read", config, catalog, timeout=900)
+    assert result.returncode == 0 and not result.errors(), result.errors()
+    return _keys(result, catalog), emulator.stats()["tokens_total"]
+
+
+def _day_by_day(tmp_path, emulator, config, catalog, budget, max_days, reserve=0):
+    """Runs the sync once per emulated day from the last state; returns the days and the destination."""
+    emulator.set_faults(daily_budget=budget)
+    states, destination, days = {}, collections.defaultdict(set), []
+    try:
+        for day in range(1, max_days + 1):
+            emulator.new_day()
+            (tmp_path / f"day{day}").mkdir()
+            result = run(tmp_path / f"day{day}", "read", {**config, "daily_budget_reserve_percent": reserve}, catalog,
+                         state=list(states.values()) or None, timeout=600)
+            ended = time.time()
+            days.append((result, emulator.stats()["today"], ended))
+            for message in result.of_type("STATE"):
+                states[message["state"]["stream"]["stream_descriptor"]["name"]] = message["state"]
+            for stream, keys in _keys(result, catalog).items():
+                destination[stream] |= keys
+            if result.returncode == 0:
+                break
+    finally:
+        emulator.set_faults(daily_budget=None)
+    return days, destination
+
+
+def _assert_each_day_stopped_cleanly(days):
+    for number, (result, today, ended) in enumerate(days, 1):
+        assert today["rate_limited_429"] <= MAX_429_A_DAY, f"day {number}: {today['rate_limited_429']} requests got 429"
+        assert TOKEN not in result.stdout + result.stderr
+        errors = result.errors()
+        if result.returncode == 0:
+            assert errors == [], f"day {number}: {errors}"
+            continue
+        assert len(errors) == 1 and "API budget" in errors[0] and "continues" in errors[0], f"day {number}: {errors}"
+        if today["first_daily_429_at"]:
+            assert ended - today["first_daily_429_at"] < SECONDS_AFTER_THE_BUDGET, f"day {number} took long to stop"
+
+
+@pytest.mark.parametrize("share, days_allowed", [(10, 11), (3, 4)], ids=["a tenth of a sync a day", "a third a day"])
+def test_a_first_sync_bigger_than_a_day_s_budget_finishes_on_the_following_days_with_every_record(
+        share, days_allowed, tmp_path, emulator, config, catalog, unlimited):
+    wanted, cost = unlimited
+    budget = math.ceil(cost / share)
+    days, destination = _day_by_day(tmp_path, emulator, config, catalog, budget, max_days=days_allowed)
+    _assert_each_day_stopped_cleanly(days)
+    assert days[-1][0].returncode == 0, f"not finished after {len(days)} days of {budget} tokens (a sync costs {cost})"
+    assert dict(destination) == dict(wanted)
+    # The budget went to what was not done yet: the days together cost little more than one unlimited sync.
+    assert sum(today["tokens"] for _, today, _ in days) <= cost * 1.15 + budget
+
+
+def test_the_reserve_leaves_its_share_of_each_day_s_budget_to_the_company_s_other_integrations(
+        tmp_path, emulator, config, catalog, unlimited):
+    wanted, cost = unlimited
+    budget = math.ceil(cost / 3)
+    days, destination = _day_by_day(tmp_path, emulator, config, catalog, budget, max_days=8, reserve=25)
+    for number, (result, today, _) in enumerate(days, 1):
+        assert today["tokens"] <= budget * 0.75, f"day {number} spent {today['tokens']} of {budget} tokens"
+        assert today["rate_limited_429"] == 0, "the reserve stops the sync before Pipedrive has to say no"
+        if result.returncode:
+            assert "daily_budget_reserve_percent" in result.errors()[0]
+    assert days[-1][0].returncode == 0 and dict(destination) == dict(wanted)
