@@ -61,3 +61,10 @@ def configured_catalog(catalog_message: Mapping, streams=None, incremental: bool
         mode = "incremental" if incremental and "incremental" in stream["supported_sync_modes"] else "full_refresh"
         configured.append({"stream": stream, "sync_mode": mode, "destination_sync_mode": "append"})
     return {"streams": configured}
+
+
+def utc(value: Any) -> Any:
+    """A v1 time ("2024-01-02 03:04:05", UTC) as the connector emits it (RFC 3339); anything else unchanged."""
+    if isinstance(value, str) and len(value) == 19 and value[10] == " ":
+        return value.replace(" ", "T") + "Z"
+    return value

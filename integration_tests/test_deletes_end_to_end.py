@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from integration_tests.connector import configured_catalog, run
+from integration_tests.connector import configured_catalog, run, utc
 from integration_tests.emulator import Emulator
 
 TOKEN = "deletes-e2e-token-5b2e71"
@@ -102,7 +102,7 @@ def test_each_deletion_and_each_change_appears_in_the_history_streams(syncs):
         truth = emu.truth(entity)
         changed = {rid for (kind, rid) in emu.ds.change_log if kind == entity and not
                    (entity == "persons" and (truth[rid]["is_deleted"] or rid in (40, restored)))}
-        want = {(rid, e["field_key"], e["time"], str(e.get("new_value")))
+        want = {(rid, e["field_key"], utc(e["time"]), str(e.get("new_value")))
                 for rid in changed for e in emu.catalogue_truth(stream, rid)}
         got = {(r[key], r["field_key"], r["time"], str(r.get("new_value")))
                for sync in (first, second) for r in sync.records(stream)}

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -126,6 +128,7 @@ def test_burst_limit_headers_429_and_the_cloudflare_403_for_api_tokens_that_keep
         assert "Cloudflare" in blocked.text
         stats = emu.stats()
         assert stats["rate_limited_429"] >= 4 and stats["blocked_403_html"] >= 2
+        assert stats["rate_limited_429_burst"] == stats["rate_limited_429"] and stats["rate_limited_429_daily"] == 0
 
 
 def test_oauth_traffic_gets_429s_but_is_never_blocked_with_html():
@@ -162,6 +165,167 @@ def test_daily_budget_counts_token_costs_and_stays_exhausted_until_reset():
         assert s.get(emu.base_url + "/api/v2/deals/1").status_code == 429
         requests.post(emu.base_url + "/_emulator/budget/reset")
         assert s.get(emu.base_url + "/api/v2/deals/1").status_code == 200
+
+
+class Clock:
+    """Injectable wall clock (Emulator(clock=...)): the budget day follows it, the 2-second burst window does not."""
+
+    def __init__(self, when: dt.datetime):
+        self.now = when.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def set(self, when: dt.datetime) -> None:
+        self.now = when.timestamp()
+
+
+def _oauth_headers(emu, client="client-id", secret="client-secret"):
+    access = _refresh(emu, emu.issue_oauth_refresh_token(client), client, secret).json()["access_token"]
+    return {"Authorization": "Bearer " + access}
+
+
+def _remaining(resp) -> int:
+    return int(resp.headers["x-daily-ratelimit-token-remaining"])
+
+
+def test_the_daily_budget_is_one_company_balance_shared_by_every_api_token_and_oauth_grant():
+    with Emulator(seed=1, scale=50, api_tokens=("token-a", "token-b"), daily_budget=45) as emu:
+        principals = [{"x-api-token": "token-a"}, {"x-api-token": "token-b"}, _oauth_headers(emu), _oauth_headers(emu)]
+        seen = []
+        for headers in principals:
+            resp = requests.get(emu.base_url + "/api/v2/deals", headers=headers)  # x-token-cost 10
+            assert resp.status_code == 200 and resp.headers["x-daily-ratelimit-token-limit"] == "45"
+            seen.append(_remaining(resp))
+        assert seen == [35, 25, 15, 5]
+        assert _remaining(requests.get(emu.base_url + "/v1/leads", headers=principals[1])) == 0  # 20 > 5: floors
+        for headers in principals:  # one spent it, all are refused
+            resp = requests.get(emu.base_url + "/api/v2/deals/1", headers=headers)
+            assert resp.status_code == 429 and _remaining(resp) == 0
+        stats = emu.stats()
+        # tokens = the x-token-cost of every admitted request: the last one (20) overshot the 5 that were left
+        assert stats["tokens_total"] == 60 and stats["today"]["tokens"] == 60
+        assert stats["today"]["rate_limited_429_daily"] == 4 and stats["today"]["rate_limited_429_burst"] == 0
+
+
+def test_once_the_budget_is_spent_every_authenticated_request_is_a_429_whatever_it_asks():
+    narrow = {"secret": "narrow-secret", "scopes": ["base"]}
+    with Emulator(seed=1, scale=50, daily_budget=10, oauth_clients={"client-id": "client-secret",
+                                                                      "narrow-app": narrow}) as emu:
+        token = {"x-api-token": "test-token"}
+        assert requests.get(emu.base_url + "/api/v2/persons", headers=token).status_code == 200  # 10: all of it
+        narrow_headers = _oauth_headers(emu, "narrow-app", "narrow-secret")
+        attempts = [
+            ("GET", "/api/v2/deals", token), ("GET", "/api/v2/deals/1", token), ("GET", "/v1/users/me", token),
+            ("GET", "/v1/mailbox/mailThreads?folder=inbox", token), ("GET", "/api/v2/deals?limit=501", token),
+            ("GET", "/api/v2/deals/999999", token), ("GET", "/api/v2/no-such-path", token),
+            ("POST", "/api/v2/deals", token), ("GET", "/api/v2/deals", narrow_headers),  # scope mismatch otherwise
+            ("GET", "/v1/leads", _oauth_headers(emu)),
+        ]
+        for method, path, headers in attempts:
+            resp = requests.request(method, emu.base_url + path, headers=headers)
+            assert resp.status_code == 429, (method, path, resp.status_code)
+            assert resp.headers["x-daily-ratelimit-token-limit"] == "10" and _remaining(resp) == 0
+            assert resp.json()["errorCode"] == 429 and resp.json()["success"] is False
+        # no credentials: the gateway cannot tell the company, so its 401 comes first (and carries no budget)
+        anonymous = requests.get(emu.base_url + "/api/v2/deals")
+        assert anonymous.status_code == 401 and "x-daily-ratelimit-token-remaining" not in anonymous.headers
+        today = emu.stats()["today"]
+        assert today["rate_limited_429_daily"] == len(attempts) == today["rate_limited_429"]
+        assert today["tokens"] == 10 and today["requests"] == len(attempts) + 2
+
+
+def test_every_answer_to_an_authenticated_request_carries_the_daily_headers_and_only_documented_calls_cost():
+    narrow = {"secret": "narrow-secret", "scopes": ["base"]}
+    with Emulator(seed=1, scale=50, daily_budget=1000, oauth_clients={"client-id": "client-secret",
+                                                                        "narrow-app": narrow}) as emu:
+        token = {"x-api-token": "test-token"}
+        expected = [  # (method, path, headers, status, cost)
+            ("GET", "/api/v2/deals", token, 200, 10), ("GET", "/api/v2/deals/1", token, 200, 1),
+            ("GET", "/api/v2/deals?limit=501", token, 400, 10), ("GET", "/api/v2/deals/999999", token, 404, 1),
+            ("GET", "/api/v2/no-such-path", token, 404, 0), ("DELETE", "/api/v2/deals/1", token, 405, 0),
+            ("GET", "/api/v2/deals", _oauth_headers(emu, "narrow-app", "narrow-secret"), 403, 0),
+            ("GET", "/v1/recents?since_timestamp=2026-01-01 00:00:00", _oauth_headers(emu), 200, 20),
+        ]
+        left = 1000
+        for method, path, headers, status, cost in expected:
+            resp = requests.request(method, emu.base_url + path, headers=headers)
+            left -= cost
+            assert (resp.status_code, _remaining(resp)) == (status, left), (method, path)
+            assert resp.headers["x-daily-ratelimit-token-limit"] == "1000"
+    with Emulator(seed=1, scale=50) as emu:  # no budget configured: no daily headers
+        resp = requests.get(emu.base_url + "/api/v2/deals", headers={"x-api-token": "test-token"})
+        assert resp.status_code == 200 and "x-daily-ratelimit-token-limit" not in resp.headers
+
+
+def test_the_budget_resets_at_midnight_in_the_servers_time_zone_not_at_utc_midnight():
+    zone = ZoneInfo("America/New_York")
+    clock = Clock(dt.datetime(2026, 11, 20, 18, 30, tzinfo=zone))  # 23:30 UTC
+    with Emulator(seed=1, scale=50, daily_budget=20, timezone="America/New_York", clock=clock) as emu:
+        s = requests.Session()
+        s.headers["x-api-token"] = "test-token"
+        url = emu.base_url + "/api/v2/deals"
+        assert [s.get(url).status_code for _ in range(3)] == [200, 200, 429]
+        clock.set(dt.datetime(2026, 11, 21, 0, 30, tzinfo=dt.timezone.utc))  # UTC midnight passed, 19:30 in NY
+        assert s.get(url).status_code == 429
+        clock.set(dt.datetime(2026, 11, 20, 23, 59, 59, tzinfo=zone))
+        assert s.get(url).status_code == 429
+        clock.set(dt.datetime(2026, 11, 21, 0, 0, 1, tzinfo=zone))  # the server's midnight
+        resp = s.get(url)
+        assert resp.status_code == 200 and _remaining(resp) == 10
+        stats = emu.stats()
+        assert stats["day"] == 1 and stats["today"] == {
+            "day": 1, "date": "2026-11-21", "requests": 1, "tokens": 10, "rate_limited_429": 0,
+            "rate_limited_429_burst": 0, "rate_limited_429_daily": 0, "blocked_403_html": 0}
+        assert stats["days"] == [{"day": 0, "date": "2026-11-20", "requests": 5, "tokens": 20, "rate_limited_429": 3,
+                                  "rate_limited_429_burst": 0, "rate_limited_429_daily": 3, "blocked_403_html": 0}]
+        clock.set(dt.datetime(2026, 11, 24, 9, 0, tzinfo=zone))  # three midnights later, no traffic in between
+        assert emu.stats()["day"] == 4 and emu.stats()["today"]["date"] == "2026-11-24"
+
+
+def test_the_new_day_hook_stands_in_for_midnight_and_the_reset_hook_still_works():
+    clock = Clock(dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.timezone.utc))
+    with Emulator(seed=1, scale=50, daily_budget=10, clock=clock) as emu:
+        s = requests.Session()
+        s.headers["x-api-token"] = "test-token"
+        url = emu.base_url + "/api/v2/deals"
+        for hook in ("/_emulator/budget/new_day", "/_emulator/budget/reset"):
+            assert [s.get(url).status_code for _ in range(2)] == [200, 429]
+            answer = requests.post(emu.base_url + hook)
+            assert answer.status_code == 200 and answer.json()["ok"] is True
+        assert [s.get(url).status_code for _ in range(2)] == [200, 429]
+        emu.new_day()
+        assert _remaining(s.get(url)) == 0
+        stats = requests.get(emu.base_url + "/_emulator/stats").json()
+        assert stats["day"] == 3 and stats["today"]["date"] == "2026-11-20"  # the clock did not move
+        assert [d["rate_limited_429_daily"] for d in stats["days"]] == [1, 1, 1]
+        requests.post(emu.base_url + "/_emulator/stats/reset")
+        assert emu.stats()["today"]["requests"] == 0 and emu.stats()["days"] == [] and emu.stats()["day"] == 3
+
+
+def test_daily_429s_count_as_hammering_for_api_tokens_but_oauth_is_never_blocked():
+    with Emulator(seed=1, scale=50, daily_budget=10, block_after=3, block_seconds=60) as emu:
+        s = requests.Session()
+        s.headers["x-api-token"] = "test-token"
+        url = emu.base_url + "/api/v2/stages"  # cost 5
+        statuses = [s.get(url).status_code for _ in range(8)]
+        assert statuses[:2] == [200, 200] and statuses[2:6] == [429] * 4 and statuses[6:] == [403, 403]
+        blocked = s.get(url)
+        assert blocked.headers["Content-Type"].startswith("text/html") and "Cloudflare" in blocked.text
+        oauth = _oauth_headers(emu)
+        assert {requests.get(url, headers=oauth).status_code for _ in range(10)} == {429}
+        today = emu.stats()["today"]
+        assert today["blocked_403_html"] == 3 and today["rate_limited_429_daily"] == 14
+
+
+def test_default_thresholds_leave_a_client_alone_that_sends_a_handful_of_requests_after_its_first_daily_429():
+    with Emulator(seed=1, scale=50, daily_budget=10) as emu:
+        s = requests.Session()
+        s.headers["x-api-token"] = "test-token"
+        url = emu.base_url + "/api/v2/deals"
+        assert s.get(url).status_code == 200
+        assert [s.get(url).status_code for _ in range(8)] == [429] * 8
+        assert emu.stats()["today"]["blocked_403_html"] == 0
 
 
 def test_faults_error_html_drop_truncate_latency_and_reset():

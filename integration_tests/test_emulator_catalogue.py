@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `integration_tes
 from integration_tests.emulator import Emulator  # noqa: E402
 from integration_tests.emulator import gen_spec_tables  # noqa: E402
 from integration_tests.emulator.catalogue import CATALOGUE  # noqa: E402
-from integration_tests.test_emulator_fidelity import _record_props, _resolve, to_json_schema  # noqa: E402
+from integration_tests.test_emulator_fidelity import _props, _record_props, _resolve, to_json_schema  # noqa: E402
 
 OPENAPI = gen_spec_tables.DEFAULT_OPENAPI_DIR
 TOKEN = {"x-api-token": "test-token"}
@@ -255,6 +255,19 @@ def scan_v1_offset(http, url, limit, **params):
         start = pag["next_start"]
 
 
+def scan_v1_unannounced(http, url, limit, **params):
+    """start/limit pages of a list whose envelope has no additional_data: the list ends with a short page."""
+    out, pages, start = [], 0, 0
+    while True:
+        body = http.get(url, params=dict(params, start=start, limit=limit)).json()
+        assert set(body) == {"success", "data"}, "the published response carries no additional_data"
+        out += body["data"]
+        pages += 1
+        if len(body["data"]) < limit:
+            return out, pages
+        start += limit
+
+
 def scan_v1_cursor(http, url, limit):
     out, pages, cursor = [], 0, None
     while True:
@@ -314,8 +327,10 @@ def test_v1_offset_pages_reach_the_end_and_equal_the_truth(emu, http, name, url,
 def test_mail_threads_page_per_folder_and_together_are_the_token_users_mailbox(emu, http):
     seen = []
     for folder in ("inbox", "drafts", "sent", "archive"):
-        records, _ = scan_v1_offset(http, emu.base_url + "/v1/mailbox/mailThreads", 3, folder=folder)
+        records, pages = scan_v1_unannounced(http, emu.base_url + "/v1/mailbox/mailThreads", 500, folder=folder)
         assert records == emu.catalogue_truth("mail_threads", folder=folder)
+        if folder == "inbox":
+            assert len(records) > 500 and pages == -(-(len(records) + 1) // 500)  # more than one full page
         assert all(r["folders"] == [folder] and r["user_id"] == 1 for r in records)
         stamps = [r["last_message_timestamp"] for r in records]
         assert stamps == sorted(stamps, reverse=True)  # "ordered by the most recent message within"
@@ -323,11 +338,70 @@ def test_mail_threads_page_per_folder_and_together_are_the_token_users_mailbox(e
     assert sorted(r["id"] for r in seen) == sorted(r["id"] for r in emu.catalogue_truth("mail_threads"))
 
 
+def test_mail_threads_envelope_has_no_pagination_block_and_limit_is_100_by_default_500_at_most(emu, http):
+    url = emu.base_url + "/v1/mailbox/mailThreads"
+    inbox = emu.catalogue_truth("mail_threads", folder="inbox")
+    first = http.get(url, params={"folder": "inbox"}).json()
+    assert set(first) == {"success", "data"} and first["data"] == inbox[:100]
+    assert len(http.get(url, params={"folder": "inbox", "limit": 1000}).json()["data"]) == 500
+    last = http.get(url, params={"folder": "inbox", "start": 500, "limit": 500}).json()
+    assert last == {"success": True, "data": inbox[500:1000]}
+    beyond = http.get(url, params={"folder": "inbox", "start": len(inbox), "limit": 500}).json()
+    assert beyond == {"success": True, "data": []}
+
+
+# Each v1 list the connector reads, with the envelope its published 200 response has (openapi v1): "plain" = only
+# success + data; "pagination" = additional_data.pagination (the examples' form; a few schemas put the same keys
+# directly under additional_data, see pipedrive-api.md §3.2); "cursor" = additional_data.next_cursor.
+V1_ENVELOPES = [
+    ("/users", "/v1/users", "plain"), ("/filters", "/v1/filters", "plain"),
+    ("/activityTypes", "/v1/activityTypes", "plain"), ("/currencies", "/v1/currencies", "plain"),
+    ("/leadLabels", "/v1/leadLabels", "plain"), ("/leadSources", "/v1/leadSources", "plain"),
+    ("/permissionSets", "/v1/permissionSets", "plain"), ("/goals/find", "/v1/goals/find?assignee.type=person", "plain"),
+    ("/mailbox/mailThreads", "/v1/mailbox/mailThreads?folder=inbox", "plain"),
+    ("/permissionSets/{id}/assignments", "/v1/permissionSets/{permission_set}/assignments", "plain"),
+    ("/mailbox/mailThreads/{id}/mailMessages", "/v1/mailbox/mailThreads/{mail_thread}/mailMessages", "plain"),
+    ("/users/{id}/followers", "/v1/users/{user_followers}/followers", "plain"),
+    ("/roles", "/v1/roles", "pagination"), ("/files", "/v1/files", "pagination"),
+    ("/callLogs", "/v1/callLogs", "pagination"), ("/leads", "/v1/leads", "pagination"),
+    ("/leads/archived", "/v1/leads/archived", "pagination"), ("/notes", "/v1/notes", "pagination"),
+    ("/organizationRelationships", "/v1/organizationRelationships?org_id={organization_relationships}", "pagination"),
+    ("/deals/{id}/flow", "/v1/deals/{deal_flow}/flow", "pagination"),
+    ("/persons/{id}/flow", "/v1/persons/{person_flow}/flow", "pagination"),
+    ("/organizations/{id}/flow", "/v1/organizations/{organization_flow}/flow", "pagination"),
+    ("/deals/{id}/mailMessages", "/v1/deals/{deal_mail_messages}/mailMessages", "pagination"),
+    ("/persons/{id}/mailMessages", "/v1/persons/{person_mail_messages}/mailMessages", "pagination"),
+    ("/organizations/{id}/mailMessages", "/v1/organizations/{organization_mail_messages}/mailMessages", "pagination"),
+    ("/deals/{id}/participants", "/v1/deals/{deal_participants}/participants", "pagination"),
+    ("/notes/{id}/comments", "/v1/notes/{note_comments}/comments", "pagination"),
+    ("/roles/{id}/assignments", "/v1/roles/{role_assignments}/assignments", "pagination"),
+    ("/users/{id}/roleAssignments", "/v1/users/2/roleAssignments", "pagination"),
+    ("/deals/{id}/changelog", "/v1/deals/{deal_changelog}/changelog", "cursor"),
+    ("/deals/{id}/participantsChangelog", "/v1/deals/{deal_participants_changelog}/participantsChangelog", "cursor"),
+]
+
+
+@pytest.mark.parametrize("path,url,kind", V1_ENVELOPES, ids=[x[0] for x in V1_ENVELOPES])
+def test_v1_list_envelopes_are_the_published_ones(specs, emu, http, path, url, kind):
+    ok = _resolve(specs["v1"], specs["v1"]["paths"][path]["get"]["responses"]["200"])
+    content = ok["content"]["application/json"]
+    published = set(_props(to_json_schema(specs["v1"], content["schema"])))
+    body = http.get(emu.base_url + concrete(url, emu)).json()
+    assert body["success"] is True and body["data"]
+    assert ("additional_data" in body) == ("additional_data" in published) == (kind != "plain")
+    if kind == "pagination":
+        keys = {"start", "limit", "more_items_in_collection", "next_start"}
+        assert set(body["additional_data"]["pagination"]) <= keys
+    if kind == "cursor":
+        assert set(body["additional_data"]) == {"next_cursor"}
+
+
 def test_permission_set_and_user_role_assignments_page_like_the_truth(emu, http):
     for psid in emu.ds.permission_set_ids:
         truth = emu.catalogue_truth("permission_set_assignments", psid)
         if truth:
-            assert scan_v1_offset(http, emu.base_url + f"/v1/permissionSets/{psid}/assignments", 1)[0] == truth
+            got = scan_v1_unannounced(http, emu.base_url + f"/v1/permissionSets/{psid}/assignments", 1)[0]
+            assert got == truth
     for uid in (1, 2, 3):
         got = scan_v1_offset(http, emu.base_url + f"/v1/users/{uid}/roleAssignments", 1)[0]
         assert got == emu.catalogue_truth("user_role_assignments", uid)

@@ -1,26 +1,42 @@
 import gc
+import logging
+import os
 import sys
+import threading
+import time
 import traceback
 from datetime import datetime, timezone
-from typing import List
+from typing import List, Optional
 
 import orjson
-from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
+from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import (
     AirbyteErrorTraceMessage,
+    AirbyteLogMessage,
     AirbyteMessage,
     AirbyteMessageSerializer,
     AirbyteTraceMessage,
     ConnectorSpecification,
     FailureType,
+    Level,
     TraceType,
     Type,
 )
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_pipedrive import adapters
 from source_pipedrive.config_errors import config_error
 from source_pipedrive.source import SourcePipedrive
+from source_pipedrive.sync import BudgetSpent, Sync
+
+# A page decodes into ~20,000 dicts and lists that live until their records are written, and Python's cyclic
+# collector would walk them every 700 allocations: about an eighth of a read's CPU. Records hold no cycles, so
+# collecting young objects every 100,000 allocations frees the same memory later, at a fraction of the work.
+GC_YOUNG_THRESHOLD = 100_000
+# When a read ends early (the budget, an error, a closed stdout), worker threads may still be inside a request, or
+# blocked handing records to a writer that is gone: the process does not wait for them longer than this.
+WORKERS_GRACE_SECONDS = 2.0
 
 
 class PipedriveEntrypoint(AirbyteEntrypoint):
@@ -31,9 +47,15 @@ class PipedriveEntrypoint(AirbyteEntrypoint):
         connector_config, _ = split_config(config)
         message = config_error(connector_config, source_spec.connectionSpecification)
         if message:
-            raise AirbyteTracedException(message=message, internal_message=message,
-                                         failure_type=FailureType.config_error)
+            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
         AirbyteEntrypoint.validate_connection(source_spec, config)
+
+
+class _NotBudgetNoise(logging.Filter):
+    """Drops the per-stream error logs of requests the budget stop refused: the run ends with one trace instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], BudgetSpent))
 
 
 def _source(args: List[str]) -> SourcePipedrive:
@@ -50,10 +72,19 @@ def _source(args: List[str]) -> SourcePipedrive:
     )
 
 
-# A page decodes into ~20,000 dicts and lists that live until their records are written, and Python's cyclic
-# collector would walk them every 700 allocations: about an eighth of a read's CPU. Records hold no cycles, so
-# collecting young objects every 100,000 allocations frees the same memory later, at a fraction of the work.
-GC_YOUNG_THRESHOLD = 100_000
+def _message(message: AirbyteMessage) -> str:
+    return orjson.dumps(AirbyteMessageSerializer.dump(message)).decode() + "\n"
+
+
+def _trace(message: str, failure_type: FailureType, stack_trace: Optional[str] = None) -> str:
+    return _message(AirbyteMessage(type=Type.TRACE, trace=AirbyteTraceMessage(
+        type=TraceType.ERROR, emitted_at=int(datetime.now(timezone.utc).timestamp() * 1000),
+        error=AirbyteErrorTraceMessage(message=message, internal_message=message, stack_trace=stack_trace,
+                                       failure_type=failure_type))))
+
+
+def _is_budget_trace(line: str) -> bool:
+    return line.startswith('{"type":"TRACE"') and '"pipedrive-daily-budget"' in line
 
 
 def run() -> None:
@@ -62,25 +93,57 @@ def run() -> None:
     try:
         source = _source(args)
     except Exception as error:  # noqa: BLE001 - anything here must reach the platform as a trace, not a traceback
-        trace = AirbyteMessage(
-            type=Type.TRACE,
-            trace=AirbyteTraceMessage(
-                type=TraceType.ERROR,
-                emitted_at=int(datetime.now(timezone.utc).timestamp() * 1000),
-                error=AirbyteErrorTraceMessage(
-                    message=f"source-pipedrive could not start: {error}",
-                    internal_message=str(error),
-                    stack_trace=traceback.format_exc(),
-                ),
-            ),
-        )
-        print(orjson.dumps(AirbyteMessageSerializer.dump(trace)).decode())
+        print(_trace(f"source-pipedrive could not start: {error}", FailureType.system_error, traceback.format_exc()), end="")
         sys.exit(1)
     entrypoint = PipedriveEntrypoint(source)
-    with PRINT_BUFFER:
-        for message in entrypoint.run(entrypoint.parse_args(args)):
-            # One write per message: concurrent threads must not interleave a message and its newline.
-            print(f"{message}\n", end="")
+    for handler in logging.getLogger("airbyte").handlers:
+        handler.addFilter(_NotBudgetNoise())
+    with adapters.message_output():
+        try:
+            status = _run(entrypoint, entrypoint.parse_args(args))
+        except SystemExit as exit_:
+            status = exit_.code if isinstance(exit_.code, int) else 1
+        except BaseException:  # noqa: BLE001 - the CDK's hook turns it into a trace, then the process must end
+            sys.excepthook(*sys.exc_info())
+            status = 1
+    _leave(status)
+
+
+def _run(entrypoint: PipedriveEntrypoint, parsed) -> int:  # type: ignore[no-untyped-def]
+    sync = Sync.current()
+    try:
+        for message in entrypoint.run(parsed):
+            if not _is_budget_trace(message):
+                # One write per message: concurrent threads must not interleave a message and its newline.
+                print(f"{message}\n", end="")
+    except Exception:  # noqa: BLE001 - a run the daily budget stopped ends with its one trace below
+        if not sync.stop_reason:
+            raise
+    finally:
+        if parsed.command == "read":
+            for line in sync.cost_lines():
+                print(_message(AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message=line))), end="")
+    if sync.stop_reason:
+        print(_trace(sync.stop_reason, FailureType.transient_error), end="")
+        return 1
+    return 0
+
+
+def _leave(status: int) -> None:
+    """Exits; at once if worker threads outlive the run by more than a moment. A worker blocked handing records to a
+    reader that left (budget stop, an error, a closed stdout) would otherwise keep the interpreter alive forever."""
+    deadline = time.monotonic() + WORKERS_GRACE_SECONDS
+    others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+    for thread in others:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if any(thread.is_alive() for thread in others):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(status)
+    sys.exit(status)
 
 
 if __name__ == "__main__":

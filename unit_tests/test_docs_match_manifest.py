@@ -27,14 +27,12 @@ def manifest_streams() -> dict:
     for stream in manifest["streams"]:
         parameters = stream.get("$parameters", {})
         retriever = stream["retriever"]
-        url = retriever.get("retriever", retriever)["requester"]["url"]  # deletion detection wraps the retriever
-        # The URL template starts with the configurable domain; what follows it is the path Pipedrive documents.
-        # A child stream's path is `$parameters.child_path` with "{id}" standing for the parent id.
-        path = re.sub(r"\{\{\s*parameters\.(\w+).*?\}\}", lambda m: str(parameters[m.group(1)]), url.split("}}", 1)[1])
+        # Every request goes to the configurable domain, then $parameters.api_path ("{id}" = the parent's id).
+        path = "/" + parameters["api_path"]
         cursor = stream.get("incremental_sync")
         modes = "full refresh, incremental" if cursor else "full refresh"
-        facts[stream["name"]] = {
-            "endpoint": "GET " + re.sub(r"\{[^}]*\}", "{}", re.sub(r"\{\{[^}]*\}\}", "{}", path)),
+        facts[parameters["name"]] = {
+            "endpoint": "GET " + re.sub(r"\{[^}]*\}", "{}", path),
             "api": "v2" if path.startswith("/api/v2/") else "v1",
             "sync modes": modes + (" (client-side)" if cursor and (cursor.get("is_client_side_incremental")
                                                                   or retriever.get("client_side_filter")) else ""),

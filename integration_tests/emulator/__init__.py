@@ -12,7 +12,9 @@ cites the operation it implements, and behaviour the docs leave open is marked "
                                                        #   per parent, or {parent_id: [...]} over all parents
         emu.mutate(update_fraction=0.01, add=0, delete_fraction=0.0, entities=None, same_second=True)
         emu.delete_records("pipelines", [2]); emu.restore_records("persons", [5])   # soft delete / UI restore
-        emu.stats(); emu.reset_stats(); emu.set_faults(error_every=10)
+        emu.stats(); emu.reset_stats(); emu.set_faults(error_every=10)   # stats()["today"]: this budget day's counters
+        emu.new_day()                                  # the server-midnight budget reset (also at real midnight in
+                                                       #   Emulator(timezone=..., clock=...))
         emu.issue_oauth_refresh_token("client-id")
 
 The same hooks are served without auth under /_emulator/ (see hooks.py). CLI: python -m integration_tests.emulator.

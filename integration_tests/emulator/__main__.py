@@ -1,4 +1,5 @@
-"""python -m integration_tests.emulator --port 0 --seed 42 --scale 1000 [--burst-limit N] [--daily-budget N]"""
+"""python -m integration_tests.emulator --port 0 --seed 42 --scale 1000 [--burst-limit N] [--daily-budget N]
+[--timezone ZONE]"""
 from __future__ import annotations
 
 import argparse
@@ -14,11 +15,12 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--scale", type=int, default=1000, help="number of deals; other entities scale with it")
     ap.add_argument("--burst-limit", type=int, default=None, help="requests per rolling 2 s per token")
-    ap.add_argument("--daily-budget", type=int, default=None, help="daily token budget")
+    ap.add_argument("--daily-budget", type=int, default=None, help="the company's daily token budget")
+    ap.add_argument("--timezone", default="UTC", help="server time zone whose midnight resets the daily budget")
     ap.add_argument("--api-token", action="append", default=None, help="accepted API token (repeatable)")
     args = ap.parse_args(argv)
     emu = Emulator(seed=args.seed, scale=args.scale, api_tokens=tuple(args.api_token or ("test-token",)),
-                   burst_limit=args.burst_limit, daily_budget=args.daily_budget)
+                   burst_limit=args.burst_limit, daily_budget=args.daily_budget, timezone=args.timezone)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -4,6 +4,17 @@ Served under both `/v1/...` and `/api/v1/...` (MIG: v1 accepted both prefixes). 
 (inferred): undocumented query parameters are ignored and a `limit` above the maximum is clamped (§9 "likely
 clamped"). Offset pagination: `start` + `limit` with `additional_data.pagination = {start, limit,
 more_items_in_collection, next_start}`, `next_start` only when more items exist (§4.1).
+
+Envelopes follow each operation's published 200 response (openapi v1):
+- success + data only, no paging: users, filters, activityTypes, currencies, leadLabels, leadSources,
+  permissionSets, goals/find (+ statusCode/statusText/service), mailThreads/{id}/mailMessages, users/{id}/followers;
+- success + data only although start/limit page the list: mailbox/mailThreads, permissionSets/{id}/assignments
+  (api_v1_catalogue._offset_unannounced: the end is a page shorter than `limit`);
+- additional_data.pagination: every other start/limit list. Where a schema puts start/limit/more_items_in_collection
+  directly under additional_data but the example nests them in `pagination` (flow, mailMessages, participants,
+  organizationRelationships, the *Fields lists) or shows no additional_data at all (leads, leads/archived), the
+  `pagination` form of the examples and of the pagination concept page is used (inferred, §3.2);
+- additional_data.next_cursor: the changelogs and participantsChangelog (§4.3).
 """
 from __future__ import annotations
 
@@ -200,7 +211,8 @@ _V1_LEAD_BUILTIN = [
 ]
 
 
-def _v1_fields(ds, entity):
+def v1_fields(ds, entity):
+    """Items of GET /v1/{entity}Fields (also leadFields)."""
     if entity == "deals":
         return F.v1_field_items(_V1_DEAL_BUILTIN, ds.custom["deals"], ds.start)
     if entity == "leads":
@@ -214,7 +226,7 @@ def _v1_fields(ds, entity):
 
 def _paged_fields(emu, req, entity):
     start, limit = _paging(req)
-    return _offset_page(_v1_fields(emu.ds, entity), start, limit)
+    return _offset_page(v1_fields(emu.ds, entity), start, limit)
 
 
 # GET /v1/leadFields  (openapi v1 getLeadFields; added 2025-11; deal custom fields, §3.2)
@@ -250,7 +262,7 @@ def get_product_fields(emu, req):
 # GET /v1/activityFields  (openapi v1 getActivityFields; no paging parameters)
 @route("/v1/activityFields")
 def get_activity_fields(emu, req):
-    items = _v1_fields(emu.ds, "activities")
+    items = v1_fields(emu.ds, "activities")
     return Response(200, list_body([dumps(x) for x in items], 0, len(items), False), records=len(items))
 
 
@@ -322,9 +334,8 @@ def get_notes(emu, req):
                     records=len(parts))
 
 
-# GET /v1/noteFields  (openapi v1 getNoteFields; small items, §3.2)
-@route("/v1/noteFields")
-def get_note_fields(emu, req):
+def note_field_items() -> list:
+    """Items of GET /v1/noteFields (openapi v1 getNoteFields; small items, §3.2)."""
     yes_no = [{"id": 1, "label": "Yes"}, {"id": 0, "label": "No"}]
     specs = [("content", "Content", "text", None, True)] + [
         (f"pinned_to_{x}_flag", f"Note is pinned to {x}", "enum", yes_no, False)
@@ -340,6 +351,13 @@ def get_note_fields(emu, req):
         if options:
             item["options"] = options
         items.append(item)
+    return items
+
+
+# GET /v1/noteFields  (openapi v1 getNoteFields; small items, §3.2)
+@route("/v1/noteFields")
+def get_note_fields(emu, req):
+    items = note_field_items()
     return Response(200, list_body([dumps(x) for x in items], 0, 100, False), records=len(items))
 
 

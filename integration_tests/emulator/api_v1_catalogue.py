@@ -48,6 +48,16 @@ def _offset(items, req, null_when_empty=False, extra=None) -> Response:
     return Response(200, body, records=len(page))
 
 
+def _offset_unannounced(items, req) -> Response:
+    """start/limit page the list, but the envelope carries no pagination block: the published 200 response of these
+    operations is {"success", "data"} only, although the operation documents start/limit (openapi v1
+    getMailThreads, getPermissionSetAssignments). A client learns that the list ended from a page shorter than its
+    limit (or an empty page)."""
+    start, limit = _paging(req)
+    page = items[start:start + limit]
+    return Response(200, b'{"success":true,"data":[' + b",".join(dumps(x) for x in page) + b"]}", records=len(page))
+
+
 def _data(obj, records=1) -> Response:
     return Response(200, plain_body(obj), records=records)
 
@@ -213,7 +223,9 @@ def get_organization_mail_messages(emu, req):
 
 
 # GET /v1/mailbox/mailThreads?folder=  (openapi v1 getMailThreads; folder required; token user's mailbox only, §8.11;
-# most recent message first; inferred: offset pagination envelope like other v1 lists)
+# most recent message first). `start`/`limit` page the list, but the published 200 response is {success, data}
+# with no additional_data, so the envelope says nothing about further pages (see _offset_unannounced). `limit`
+# has no documented default or maximum: the generic v1 ones apply (100, at most 500, §4.1; inferred).
 @route("/v1/mailbox/mailThreads")
 def get_mail_threads(emu, req):
     folder = req.arg("folder")
@@ -225,7 +237,7 @@ def get_mail_threads(emu, req):
     with emu.ds.lock:
         ids = emu.ds.mail_thread_ids(folder)
         page = [emu.ds.mail_thread(tid) for tid in ids[start:start + limit]]
-    body = list_body([dumps(x) for x in page], start, limit, start + limit < len(ids))
+    body = b'{"success":true,"data":[' + b",".join(dumps(x) for x in page) + b"]}"
     return Response(200, body, records=len(page))
 
 
@@ -301,15 +313,16 @@ def get_permission_sets(emu, req):
     return _data(items, len(items))
 
 
-# GET /v1/permissionSets/{id}/assignments  (openapi v1 getPermissionSetAssignments; offset; 404 for an unknown set
-# and -- documented -- for a set without assignments)
+# GET /v1/permissionSets/{id}/assignments  (openapi v1 getPermissionSetAssignments; start/limit page the list but
+# the published response has no additional_data, like mailThreads; 404 for an unknown set and -- documented -- for
+# a set without assignments)
 @route("/v1/permissionSets/{id}/assignments")
 def get_permission_set_assignments(emu, req):
     psid = req.path_params["id"]
     items = emu.ds.permission_set_assignments(psid) if psid in emu.ds.permission_set_ids else []
     if not items:
         raise not_found()
-    return _offset(items, req)
+    return _offset_unannounced(items, req)
 
 
 # ---- user admin data (users:read) ----------------------------------------------------------------------------------

@@ -284,48 +284,26 @@ def _variant(ds, entity, rec, p, include):
 
 
 def _include_fields(ds, entity, rec, include) -> dict:
-    """Optional response fields (include_fields); counts come from the emulated data, mail-related ones are empty."""
-    rid, extra = rec["id"], {}
+    """Optional response fields (include_fields): counts equal the child lists (counts.py), times are RFC 3339."""
+    rid = rec["id"]
     if entity == "activities":
-        if "attendees" in include:
-            extra["attendees"] = ds.attendees(rec)
-        return extra
-    ref = {"deals": "deal_id", "persons": "person_id", "organizations": "org_id"}[entity]
+        return {"attendees": ds.attendees(rec)} if "attendees" in include else {}
+    extra = ds.count_fields(entity, rid, [n for n in include if n.endswith("_count") or n in _COUNTED])
     for name in include:
-        if name == "activities_count":
-            extra[name] = ds.counts("activities", ref).get(rid, 0)
-        elif name == "done_activities_count":
-            extra[name] = ds.counts("activities", ref, ("done", 1)).get(rid, 0)
-        elif name == "undone_activities_count":
-            extra[name] = ds.counts("activities", ref, ("done", 0)).get(rid, 0)
-        elif name == "notes_count":
-            extra[name] = ds.counts("notes", ref).get(rid, 0)
-        elif name == "followers_count":
-            extra[name] = len(ds.followers(entity, rid))
-        elif name == "products_count":
-            extra[name] = len(ds.deal_products(rid))
-        elif name == "people_count":
-            extra[name] = ds.counts("persons", "org_id").get(rid, 0)
-        elif name.endswith("_deals_count") and entity != "deals":
-            status = {"open": 0, "won": 1, "lost": 2}.get(name.split("_")[-3])
-            col = "person_id" if entity == "persons" else "org_id"
-            if "closed" in name:
-                extra[name] = sum(ds.counts("deals", col, ("status", s)).get(rid, 0) for s in (1, 2))
-            else:
-                extra[name] = ds.counts("deals", col, ("status", status)).get(rid, 0) if status is not None else 0
-        elif name == "participants_count":
-            extra[name] = len(ds.participant_person_ids(rid)) if entity == "deals" else 0
-        elif name == "first_won_time":
+        if name in extra:
+            continue
+        if name == "first_won_time":
             extra[name] = rec.get("won_time")
         elif name == "smart_bcc_email":
             extra[name] = f"{ds.company_domain}+{entity[:-1]}{rid}@pipedrivemail.com"
-        elif name.endswith("_count"):
-            extra[name] = 0
         elif name in ("marketing_status", "doi_status"):
             continue  # only with the marketing app (openapi getPersons); this account has none
-        else:  # next/last_activity_id, last_*_mail_time, source_lead_id
+        else:  # source_lead_id: no deal here was converted from a lead
             extra[name] = None
     return extra
+
+
+_COUNTED = {"next_activity_id", "last_activity_id", "last_incoming_mail_time", "last_outgoing_mail_time"}
 
 
 # ---- entity lists -----------------------------------------------------------------------------------------

@@ -73,6 +73,7 @@ GOAL_EVERYONE_PARAMS = ("type.name", "assignee.type", "expected_outcome.target",
                         "expected_outcome.currency_id", "type.params.pipeline_id", "type.params.stage_id",
                         "type.params.activity_type_id")
 MAIL_FOLDERS = ("inbox", "drafts", "sent", "archive")
+MAILBOX_MIN = 1250  # threads in the token user's mailbox at any scale (see CatalogueMixin._mail)
 RECENT_ITEMS = ("activity", "activityType", "deal", "file", "filter", "note", "person", "organization", "pipeline",
                 "product", "stage", "user")
 _RECENT_TABLE = {"deal": "deals", "person": "persons", "organization": "organizations", "activity": "activities",
@@ -348,7 +349,8 @@ class CatalogueMixin:
 
         Objects (inferred subset of the documented `items` values): `<entity>Change` (custom-field changes only with
         all_changes=1), `note`, `activity` (done; timestamp = marked_as_done_time), `plannedActivity` (not done;
-        timestamp = due date/time), `file` (deals), `deal` (persons/organizations; timestamp = add_time). Deleted
+        timestamp = due date/time), `file` (files attached to the record), `deal` (persons/organizations;
+        timestamp = add_time). Deleted
         notes/activities/deals are not in the feed.
         """
         single = _SINGULAR[entity]
@@ -380,12 +382,11 @@ class CatalogueMixin:
                 stamp, obj = f"{a['due_date']} {(a['due_time'] or '00:00')}:00", "plannedActivity"
             ts = calendar.timegm(time.strptime(stamp, "%Y-%m-%d %H:%M:%S"))
             rows.append((ts, 2, aid, {"object": obj, "timestamp": v1_time(ts), "data": a}))
-        if entity == "deals":
-            for f in self.files():
-                if f["deal_id"] == rid:
-                    ts = calendar.timegm(time.strptime(f["add_time"], "%Y-%m-%d %H:%M:%S"))
-                    rows.append((ts, 3, f["id"], {"object": "file", "timestamp": f["add_time"], "data": dict(f)}))
-        else:
+        for f in self.files():
+            if f[col] == rid:
+                ts = calendar.timegm(time.strptime(f["add_time"], "%Y-%m-%d %H:%M:%S"))
+                rows.append((ts, 3, f["id"], {"object": "file", "timestamp": f["add_time"], "data": dict(f)}))
+        if entity != "deals":
             dt = self.tables["deals"]
             for did in self._by_parent("deals", col).get(rid, ()):
                 if dt.flags[did - 1] & D.DELETED:
@@ -437,7 +438,7 @@ class CatalogueMixin:
                   for f in cur]
         following = {f["user_id"] for f in cur}
         others = [u for u in range(1, self.n_users + 1) if u not in following]
-        if others and r.random() < 0.35:
+        if others and (r.random() < 0.35 or (entity == "deals" and rid in self.showcase_deals)):
             u = others[int(r.random() * len(others))]
             t_add = base + 600 + int(r.random() * 86400 * 20)
             t_rm = t_add + 60 + int(r.random() * 86400 * 60)
@@ -453,7 +454,9 @@ class CatalogueMixin:
         r = self._crng("participants", did)
         primary = t.cols["person_id"][k]
         pids = [primary] if primary else []
-        for _ in range((0, 0, 0, 1, 1, 2)[int(r.random() * 6)]):
+        showcase = did in self.showcase_deals
+        n_more = (0, 0, 0, 1, 1, 2)[int(r.random() * 6)]
+        for _ in range(max(n_more, 1) if showcase else n_more):
             p = 1 + int(r.random() * self.n_persons)
             if p not in pids:
                 pids.append(p)
@@ -461,8 +464,10 @@ class CatalogueMixin:
         rows = [(did * 4 + j + 1, p, t.add[k] + 60 * j, adder if j == 0 else self.active_users[int(r.random() * len(self.active_users))])
                 for j, p in enumerate(pids)]
         removed = None
-        if r.random() < 0.3:
+        if r.random() < 0.3 or showcase:
             p = 1 + int(r.random() * self.n_persons)
+            while showcase and p in pids and len(pids) < self.n_persons:
+                p = 1 + int(r.random() * self.n_persons)
             if p not in pids:
                 t_add = t.add[k] + 3600 + int(r.random() * 86400 * 10)
                 removed = (p, t_add, t_add + 60 + int(r.random() * 86400 * 30), adder)
@@ -504,7 +509,7 @@ class CatalogueMixin:
     def deal_discounts(self, did: int) -> list:
         """GET /api/v2/deals/{id}/discounts items (openapi v2 getAdditionalDiscounts)."""
         r = self._crng("discounts", did)
-        if r.random() >= 0.25:
+        if r.random() >= 0.25 and did not in self.showcase_deals:
             return []
         t = self.tables["deals"]
         owner, add = t.cols["owner_id"][did - 1], t.add[did - 1]
@@ -525,7 +530,7 @@ class CatalogueMixin:
     def deal_installments(self, did: int) -> list:
         """GET /api/v2/deals/installments items of one deal (openapi v2 getInstallments); at most 4 per deal."""
         r = self._crng("installments", did)
-        if r.random() >= 0.15:
+        if r.random() >= 0.15 and did not in self.showcase_deals:
             return []
         add = self.tables["deals"].add[did - 1]
         out = []
@@ -693,7 +698,8 @@ class CatalogueMixin:
         r = self._crng("project-changelog", pid)
         add = calendar.timegm(time.strptime(p["add_time"][:19], "%Y-%m-%dT%H:%M:%S"))
         upd = calendar.timegm(time.strptime(p["update_time"][:19], "%Y-%m-%dT%H:%M:%S"))
-        n = int(r.random() * 4) if upd > add else 0
+        archived = p["archive_time"] is not None  # every archived, edited project has history (inferred realism)
+        n = ((1 + int(r.random() * 3)) if archived else int(r.random() * 4)) if upd > add else 0
         stamps = sorted(add + 1 + int(r.random() * max(1, upd - add - 1)) for _ in range(max(0, n - 1))) + ([upd] if n else [])
         current = {"title": p["title"], "status": p["status"], "phase_id": p["phase_id"], "owner_id": p["owner_id"]}
         events = []
@@ -728,13 +734,22 @@ class CatalogueMixin:
 
     # ---- mail (v1) ------------------------------------------------------------------------------------------
     def _mail(self) -> dict:
+        """Every mailbox of the company: threads and their messages, plus which messages each deal, person and
+        organization lists.
+
+        1. CRM mail, growing with the account (scale // 8 threads, at most 3,000): threads of every user, each with
+           a contact person and half of them with a deal.
+        2. One shared inbox thread per showcase archived deal (data._pick_showcase_deals).
+        3. The rest of the token user's (user 1) mailbox: mail from senders who are no contact (newsletters,
+           vendors, colleagues), linked to nothing, so that the mailbox holds at least MAILBOX_MIN threads at any
+           scale, most of them in the inbox -- more than one 500-thread page, as a busy mailbox does.
+        """
         hit = self._derived.get("mail")
         if hit is not None:
             return hit
         r = Random(f"{self.seed}:mail")
         threads, messages = [], []
         n = max(6, min(self.scale // 8, 3000))  # one mailbox per user: it does not grow with the CRM (inferred)
-        party_seq = 0
         dt, pt = self.tables["deals"], self.tables["persons"]
         for i in range(1, n + 1):
             user = 1 if r.random() < 0.5 else self._owner(r)
@@ -748,35 +763,33 @@ class CatalogueMixin:
             t0 = self.start + int(r.random() * self.span)
             subject = ("Angebot für {}", "Re: Vertrag {}", "Вопрос по {}", "{} のお見積もり", "Follow-up: {} 📎")[int(r.random() * 5)]
             subject = subject.format(self._base_org_name(1 + int(r.random() * self.n_orgs)))
-            u = self.users[user - 1]
-            first, last = self._base_person_names(person)
-            pname, pmail = f"{first} {last}", f"contact{person}.0@example.com"
             n_msgs = 1 if folder == "drafts" else (1, 1, 2, 3, 4)[int(r.random() * 5)]
-            tid_msgs = []
-            for j in range(n_msgs):
-                ts = t0 + 3600 * j * (1 + int(r.random() * 20))
-                outgoing = folder == "sent" or folder == "drafts" or (j % 2 == 1)
-                party_seq += 2
-                me = {"id": party_seq - 1, "email_address": u["email"], "name": u["name"], "linked_person_id": None,
-                      "linked_person_name": "", "mail_message_party_id": party_seq - 1, "linked_organization_id": None}
-                them = {"id": party_seq, "email_address": pmail, "name": pname, "linked_person_id": person,
-                        "linked_person_name": pname, "mail_message_party_id": party_seq,
-                        "linked_organization_id": pt.cols["org_id"][person - 1] or None}
-                mid = len(messages) + 1
-                messages.append({
-                    "id": mid, "thread_id": i, "from": [me if outgoing else them], "to": [them if outgoing else me],
-                    "cc": [], "bcc": [], "user_id": user, "ts": ts, "outgoing": outgoing, "draft": folder == "drafts",
-                    "subject": subject if j == 0 else "Re: " + subject,
-                    "snippet": ("Vielen Dank für Ihre Nachricht", "Спасибо, получили", "よろしくお願いします",
-                                "See attached 📎", "Kurze Rückfrage zu den Preisen")[int(r.random() * 5)],
-                    "read": 1 if (outgoing or r.random() < 0.7) else 0,
-                    "tracking": ("opened", "not opened", None)[int(r.random() * 3)] if outgoing else None,
-                    "attachments": 1 if r.random() < 0.25 else 0, "template_id": 1 + int(r.random() * 3) if outgoing and r.random() < 0.2 else None,
-                    "body": "<p>Guten Tag,</p><p>anbei das Angebot – Grüße / С уважением</p>",
-                })
-                tid_msgs.append(mid)
+            tid_msgs = self._gen_mail_messages(r, i, user, folder, subject, self._contact_party(person), t0, n_msgs,
+                                               messages)
             threads.append({"id": i, "user_id": user, "folder": folder, "deal_id": deal, "person_id": person,
                             "shared": shared, "subject": subject, "messages": tid_msgs, "t0": t0})
+        rf = Random(f"{self.seed}:mail-mailbox")
+        for did in sorted(self.showcase_deals):
+            i, person = len(threads) + 1, dt.cols["person_id"][did - 1] or None
+            t0 = dt.add[did - 1] + 86400
+            subject = f"Re: {self.deal_title(did)}"
+            them = self._contact_party(person) if person else self._outside_party(rf)
+            tid_msgs = self._gen_mail_messages(rf, i, 1, "inbox", subject, them, t0, 2, messages)
+            threads.append({"id": i, "user_id": 1, "folder": "inbox", "deal_id": did, "person_id": person,
+                            "shared": 1, "subject": subject, "messages": tid_msgs, "t0": t0})
+        own = sum(1 for th in threads if th["user_id"] == 1)
+        for _ in range(max(0, MAILBOX_MIN - own)):
+            i = len(threads) + 1
+            x = rf.random()
+            folder = "inbox" if x < 0.8 else "archive" if x < 0.9 else "sent" if x < 0.97 else "drafts"
+            t0 = self.start + int(rf.random() * self.span)
+            subject = ("Newsletter {}", "Ihre Rechnung {}", "Einladung: Webinar {}", "Рассылка {}", "Team lunch {}",
+                       "ご案内 {}", "Out of office: {}")[int(rf.random() * 7)].format(1 + int(rf.random() * 999))
+            n_msgs = 1 if folder == "drafts" else (1, 1, 1, 2)[int(rf.random() * 4)]
+            tid_msgs = self._gen_mail_messages(rf, i, 1, folder, subject, self._outside_party(rf), t0, n_msgs,
+                                               messages)
+            threads.append({"id": i, "user_id": 1, "folder": folder, "deal_id": None, "person_id": None,
+                            "shared": 1, "subject": subject, "messages": tid_msgs, "t0": t0})
         # link indexes: which messages a deal/person/org mail endpoint lists (private threads of others excluded)
         by = {"deals": {}, "persons": {}, "organizations": {}}
         porg, dorg = pt.cols["org_id"], dt.cols["org_id"]
@@ -784,18 +797,64 @@ class CatalogueMixin:
             if th["user_id"] != 1 and not th["shared"]:
                 continue  # §8.11: messages a user marked private are never returned, even to admins
             orgs = set()
-            if porg[th["person_id"] - 1]:
-                orgs.add(porg[th["person_id"] - 1])
+            if th["person_id"]:
+                if porg[th["person_id"] - 1]:
+                    orgs.add(porg[th["person_id"] - 1])
+                by["persons"].setdefault(th["person_id"], []).extend(th["messages"])
             if th["deal_id"]:
                 by["deals"].setdefault(th["deal_id"], []).extend(th["messages"])
                 if dorg[th["deal_id"] - 1]:
                     orgs.add(dorg[th["deal_id"] - 1])
-            by["persons"].setdefault(th["person_id"], []).extend(th["messages"])
             for o in orgs:
                 by["organizations"].setdefault(o, []).extend(th["messages"])
         hit = {"threads": threads, "messages": messages, "by": by}
         self._derived["mail"] = hit
         return hit
+
+    def _contact_party(self, person: int):
+        """A mail party that is a contact person (linked_person_id set); `pid` numbers the party within mail."""
+        first, last = self._base_person_names(person)
+        name = f"{first} {last}"
+        org = self.tables["persons"].cols["org_id"][person - 1] or None
+        return lambda pid: {"id": pid, "email_address": f"contact{person}.0@example.com", "name": name,
+                            "linked_person_id": person, "linked_person_name": name, "mail_message_party_id": pid,
+                            "linked_organization_id": org}
+
+    @staticmethod
+    def _outside_party(r: Random):
+        """A sender who is no contact in the CRM: nothing linked."""
+        who = ("Newsletter", "Billing", "Events Team", "Рассылка", "Kollege Süd", "サポート")[int(r.random() * 6)]
+        box = ("news", "billing", "events", "info", "team", "support")[int(r.random() * 6)]
+        address = f"{box}@vendor{int(r.random() * 50)}.example"
+        return lambda pid: {"id": pid, "email_address": address, "name": who, "linked_person_id": None,
+                            "linked_person_name": "", "mail_message_party_id": pid, "linked_organization_id": None}
+
+    def _gen_mail_messages(self, r: Random, tid: int, user: int, folder: str, subject: str, them, t0: int,
+                           n_msgs: int, messages: list) -> list:
+        """Append the messages of thread `tid` to `messages`; returns their ids. Party ids count 2 per message."""
+        u = self.users[user - 1]
+        out = []
+        for j in range(n_msgs):
+            ts = t0 + 3600 * j * (1 + int(r.random() * 20))
+            outgoing = folder == "sent" or folder == "drafts" or (j % 2 == 1)
+            mid = len(messages) + 1
+            me = {"id": 2 * mid - 1, "email_address": u["email"], "name": u["name"], "linked_person_id": None,
+                  "linked_person_name": "", "mail_message_party_id": 2 * mid - 1, "linked_organization_id": None}
+            other = them(2 * mid)
+            messages.append({
+                "id": mid, "thread_id": tid, "from": [me if outgoing else other], "to": [other if outgoing else me],
+                "cc": [], "bcc": [], "user_id": user, "ts": ts, "outgoing": outgoing, "draft": folder == "drafts",
+                "subject": subject if j == 0 else "Re: " + subject,
+                "snippet": ("Vielen Dank für Ihre Nachricht", "Спасибо, получили", "よろしくお願いします",
+                            "See attached 📎", "Kurze Rückfrage zu den Preisen")[int(r.random() * 5)],
+                "read": 1 if (outgoing or r.random() < 0.7) else 0,
+                "tracking": ("opened", "not opened", None)[int(r.random() * 3)] if outgoing else None,
+                "attachments": 1 if r.random() < 0.25 else 0,
+                "template_id": 1 + int(r.random() * 3) if outgoing and r.random() < 0.2 else None,
+                "body": "<p>Guten Tag,</p><p>anbei das Angebot – Grüße / С уважением</p>",
+            })
+            out.append(mid)
+        return out
 
     def _mail_message(self, m: dict, thread_form: bool, include_body: bool = False) -> dict:
         th = self._mail()["threads"][m["thread_id"] - 1]

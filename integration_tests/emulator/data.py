@@ -23,6 +23,7 @@ from random import Random
 
 from . import fields as F
 from .catalogue import CATALOGUE, CatalogueMixin
+from .counts import CountsMixin
 from .common import date_str, dumps, loads, ms_time, v1_time, v2_time
 from .v1_objects import V1ObjectsMixin
 
@@ -110,9 +111,10 @@ def _mix(x: int) -> int:
     return x ^ (x >> 31)
 
 
-class Dataset(CatalogueMixin, V1ObjectsMixin):
+class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
     """The account. Secondary data sets (history, children, projects, mail, admin, goals, recents) live in
-    catalogue.CatalogueMixin; v1 shapes of the core records in v1_objects.V1ObjectsMixin."""
+    catalogue.CatalogueMixin; per-record counts (include_fields) in counts.CountsMixin; v1 shapes of the core
+    records in v1_objects.V1ObjectsMixin."""
 
     def __init__(self, seed: int = 42, scale: int = 200, cache_bytes: int = 2 << 30):
         self.seed, self.scale = seed, max(1, int(scale))
@@ -151,6 +153,7 @@ class Dataset(CatalogueMixin, V1ObjectsMixin):
                                               [], 0, START + 86400)]
         for entity in ("organizations", "persons", "deals", "products", "leads", "activities", "notes"):
             getattr(self, "_gen_" + entity)(Random(f"{seed}:{entity}:columns"), self.base_n[entity])
+        self._pick_showcase_deals()
         self._derived: dict = {}
         self._init_catalogue()
 
@@ -314,6 +317,25 @@ class Dataset(CatalogueMixin, V1ObjectsMixin):
         c["org_id"] = array("i", (r.randint(1, self.n_orgs) if r.random() < 0.2 else 0 for _ in range(n)))
         c["lead"] = array("i", (r.randint(1, self.base_n["leads"]) if r.random() < 0.1 else 0 for _ in range(n)))
 
+    def _pick_showcase_deals(self) -> None:
+        """Up to two archived (not deleted) deals that carry every kind of per-deal child: followers and their
+        changelog, participants and their changelog, discounts, installments, products, mail, and -- when the deal
+        was ever edited -- changelog and flow entries. Archived deals are ~4% of a table, so a small account would
+        otherwise often have no archived deal with, say, a discount, and a client that skips archived deals'
+        children would go unnoticed. Edited deals with a contact person are preferred. Their children are forced
+        in the child generators (catalogue.py); the deals themselves are rendered exactly as generated."""
+        t = self.tables["deals"]
+        archived = [k for k in range(t.n) if t.flags[k] == ARCHIVED]
+        rich = [k for k in archived if t.upd0[k] > t.add[k] and t.cols["person_id"][k]]
+        picked = (rich + [k for k in archived if k not in rich])[:2]
+        self.showcase_deals = frozenset(k + 1 for k in picked)
+        # a showcase deal without products gets one; deal() keeps drawing as generated (arr stays what it was)
+        self.products_as_generated = {}
+        for k in picked:
+            if not t.cols["n_products"][k]:
+                self.products_as_generated[k + 1] = 0
+                t.cols["n_products"][k] = 1
+
     # ---- cheap derived values used across entities ----------------------------------------------------------
     def _rng(self, entity: str, rid: int, stream: int = 0) -> Random:
         return Random(self.tables[entity].salt + rid * 8 + stream)
@@ -387,6 +409,8 @@ class Dataset(CatalogueMixin, V1ObjectsMixin):
             closed = None
         stage_change = add + int(span * rnd()) if rnd() < 0.6 else None
         nprod = c["n_products"][k]
+        if self.products_as_generated:  # showcase deals draw as generated, whatever products they were given
+            nprod = self.products_as_generated.get(did, nprod)
         arr = round(_uniform(rnd, 1000, 50000), 2) if nprod and rnd() < 0.5 else None
         rec = {
             "id": did, "title": self.deal_title(did), "creator_user_id": self._owner(r), "owner_id": c["owner_id"][k],
@@ -641,16 +665,39 @@ class Dataset(CatalogueMixin, V1ObjectsMixin):
 
     # ---- children: followers, deal products, variations -----------------------------------------------------
     def followers(self, entity: str, rid: int) -> list:
-        # Follower = {user_id, add_time} (openapi v2 getDealFollowers); the owner usually follows (inferred)
+        """Follower = {user_id, add_time} (openapi v2 getDealFollowers), oldest first.
+
+        Deals, persons, organizations, products: Pipedrive makes the owner a follower when the record is created
+        (inferred from the UI default); ~10% of owners have unfollowed since. 0-2 colleagues follow as well, so a
+        few records have no follower at all. Users: see _user_followers."""
         if entity == "users":
-            r = Random(_salt(self.seed, "user-followers") + rid)
-            base = START
-        else:
-            t = self.tables[entity]
-            r = self._rng(entity, rid, 1)
-            base = t.add[rid - 1]
-        users = r.sample(range(1, self.n_users + 1), min(self.n_users, r.choice((0, 1, 1, 2, 3))))
-        return [{"user_id": u, "add_time": v2_time(base + 3600 * (j + 1))} for j, u in enumerate(users)]
+            return self._user_followers(rid)
+        t = self.tables[entity]
+        r = self._rng(entity, rid, 1)
+        rnd = r.random
+        base, owner = t.add[rid - 1], t.cols["owner_id"][rid - 1]
+        others = [u for u in self.active_users if u != owner]
+        users = [owner] if rnd() < 0.9 else []
+        n_more = (0, 0, 0, 1, 1, 2)[int(rnd() * 6)]
+        if entity == "deals" and rid in self.showcase_deals:
+            users, n_more = [owner], max(1, n_more)
+        for _ in range(min(n_more, len(others))):
+            u = others[int(rnd() * len(others))]
+            others.remove(u)
+            users.append(u)
+        out = []
+        for j, u in enumerate(users):
+            added = base if j == 0 and u == owner else base + 3600 * j + int(rnd() * 86400)
+            out.append({"user_id": u, "add_time": v2_time(added)})
+        return out
+
+    def _user_followers(self, uid: int) -> list:
+        """GET /api/v2/users/{id}/followers: the users who follow user `uid` (never the user itself, inferred).
+        The company admin (user 1, the token user) follows every colleague, the whole team follows user 2 (the
+        sales lead), and the others follow each other now and then -- so some users have several followers."""
+        r = Random(_salt(self.seed, "user-followers") + uid)
+        users = [v for v in self.active_users if v != uid and (v == 1 or uid == 2 or r.random() < 0.3)]
+        return [{"user_id": u, "add_time": v2_time(START + 86400 * (j + 1) + 3600 * u)} for j, u in enumerate(users)]
 
     def _offsets(self, entity: str, col: str) -> array:
         t = self.tables[entity]
@@ -692,6 +739,10 @@ class Dataset(CatalogueMixin, V1ObjectsMixin):
             })
         return out
 
+    def deal_product_count(self, did: int) -> int:
+        """len(deal_products(did)) without rendering them (include_fields products_count)."""
+        return self.tables["deals"].cols["n_products"][did - 1]
+
     def variations(self, pid: int) -> list:
         t = self.tables["products"]
         k = pid - 1
@@ -732,15 +783,23 @@ class Dataset(CatalogueMixin, V1ObjectsMixin):
                 add = START + int(r.random() * SPAN)
                 upd = add + int((END - add) * r.random() * 0.1)
                 deal = r.randint(1, self.base_n["deals"]) if r.random() < 0.6 else None
+                # files not on a deal: on a person, an organization, or on nothing listed here (an activity, an
+                # e-mail); drawn from their own stream so the deal links stay as they were
+                rl = Random(_salt(self.seed, "file-links") + i)
+                x = rl.random()
+                person = rl.randint(1, self.n_persons) if deal is None and x < 0.35 else None
+                org = rl.randint(1, self.n_orgs) if deal is None and 0.35 <= x < 0.6 else None
                 out.append({
-                    "id": i, "user_id": self._owner(r), "deal_id": deal, "person_id": None, "org_id": None,
+                    "id": i, "user_id": self._owner(r), "deal_id": deal, "person_id": person, "org_id": org,
                     "product_id": None, "activity_id": None, "lead_id": None, "project_id": None, "log_id": None,
                     "add_time": v1_time(add), "update_time": v1_time(upd),
                     "file_name": r.choice(("angebot_ä.pdf", "contract.docx", "счёт.xlsx", "写真.jpg")),
                     "file_type": r.choice(("pdf", "doc", "xls", "img")), "file_size": r.randint(1000, 9000000),
                     "active_flag": True, "inline_flag": False, "remote_location": "s3", "remote_id": None,
                     "cid": "", "s3_bucket": "", "mail_message_id": "", "mail_template_id": "",
-                    "deal_name": self.deal_title(deal) if deal else "", "person_name": "", "org_name": "",
+                    "deal_name": self.deal_title(deal) if deal else "",
+                    "person_name": " ".join(self.person_names(person)) if person else "",
+                    "org_name": self.org_name(org) if org else "",
                     "product_name": "", "lead_name": "", "project_name": "",
                     "url": f"https://{self.company_domain}.pipedrive.com/v1/files/{i}/download",
                     "name": f"file {i}", "description": "",

@@ -1,4 +1,5 @@
-"""Test hooks outside the API namespace (no auth, no rate limits): /_emulator/{mutate,delete,restore,truth,catalogue_truth,stats,faults,...}.
+"""Test hooks outside the API namespace (no auth, no rate limits): /_emulator/{mutate, delete, restore, truth,
+catalogue_truth, stats, stats/reset, faults, budget/new_day, oauth/...}.
 
 Also home of the request statistics and the fault injector, which the hooks expose.
 """
@@ -21,8 +22,17 @@ HTML_ERROR = {
 
 
 class Stats:
-    def __init__(self):
+    """Request statistics since the last reset, in total and per budget day.
+
+    `today` holds the counters of the current budget day (see rate_limit.RateLimiter: midnight in the server's zone
+    or the new_day hook starts the next one); `days` keeps the counters of earlier days (most recent 31), oldest first.
+    """
+
+    KEEP_DAYS = 31
+
+    def __init__(self, day: int = 0, date: str = ""):
         self.lock = threading.Lock()
+        self.day, self.date = day, date
         self.reset()
 
     def reset(self) -> None:
@@ -33,22 +43,52 @@ class Stats:
             self.records_by_path = Counter()
             self.tokens_total = 0
             self.rate_limited_429 = 0
+            self.rate_limited_429_burst = 0
+            self.rate_limited_429_daily = 0
             self.blocked_403_html = 0
             self.api_token_in_query = 0
             self.oauth_token_requests = 0
             self.faults_injected = Counter()
+            self.today = self._new_day_counters()
+            self.days = []
 
-    def record(self, key: str, status: int, tokens: int, records: int, token_in_query: bool) -> None:
+    def _new_day_counters(self) -> dict:
+        return {"day": self.day, "date": self.date, "requests": 0, "tokens": 0, "rate_limited_429": 0,
+                "rate_limited_429_burst": 0, "rate_limited_429_daily": 0, "blocked_403_html": 0}
+
+    def start_day(self, day: int, date: str) -> None:
+        """A new budget day began (RateLimiter.on_new_day)."""
         with self.lock:
+            self.days = (self.days + [self.today])[-self.KEEP_DAYS:]
+            self.day, self.date = day, date
+            self.today = self._new_day_counters()
+
+    def record(self, key: str, status: int, tokens: int, records: int, token_in_query: bool,
+               refusal: str = None) -> None:
+        """One API request answered; `refusal` is the rate limiter's reason ("burst", "daily", "blocked") if any."""
+        with self.lock:
+            today = self.today
             self.requests[key] += 1
+            today["requests"] += 1
             self.statuses[str(status)] += 1
             if tokens:
                 self.tokens_by_path[key] += tokens
                 self.tokens_total += tokens
+                today["tokens"] += tokens
             if records:
                 self.records_by_path[key] += records
             if status == 429:
                 self.rate_limited_429 += 1
+                today["rate_limited_429"] += 1
+                if refusal == "daily":
+                    self.rate_limited_429_daily += 1
+                    today["rate_limited_429_daily"] += 1
+                else:
+                    self.rate_limited_429_burst += 1
+                    today["rate_limited_429_burst"] += 1
+            if refusal == "blocked":
+                self.blocked_403_html += 1
+                today["blocked_403_html"] += 1
             if token_in_query:
                 self.api_token_in_query += 1
 
@@ -58,8 +98,11 @@ class Stats:
                 "requests": dict(self.requests), "statuses": dict(self.statuses),
                 "tokens_total": self.tokens_total, "tokens_by_path": dict(self.tokens_by_path),
                 "records_by_path": dict(self.records_by_path), "rate_limited_429": self.rate_limited_429,
+                "rate_limited_429_burst": self.rate_limited_429_burst,
+                "rate_limited_429_daily": self.rate_limited_429_daily,
                 "blocked_403_html": self.blocked_403_html, "api_token_in_query": self.api_token_in_query,
                 "oauth_token_requests": self.oauth_token_requests, "faults_injected": dict(self.faults_injected),
+                "today": dict(self.today), "days": [dict(d) for d in self.days],
             }
 
 
@@ -128,9 +171,9 @@ def handle(emu, req) -> Response:
             return _json({"ok": True})
         if path == "/faults" and req.method == "POST":
             return _json(emu.set_faults(**body))
-        if path == "/budget/reset" and req.method == "POST":
-            emu.reset_daily_budget()
-            return _json({"ok": True})
+        if path in ("/budget/new_day", "/budget/reset") and req.method == "POST":
+            emu.new_day()  # /budget/reset: the older name of the same hook
+            return _json({"ok": True, "day": emu.limiter.day})
         if path == "/oauth/refresh_token" and req.method == "POST":
             return _json({"refresh_token": emu.issue_oauth_refresh_token(q.get("client_id") or body["client_id"])})
         if path == "/oauth/code" and req.method == "POST":

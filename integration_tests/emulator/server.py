@@ -70,15 +70,20 @@ class Emulator:
 
     def __init__(self, seed: int = 42, scale: int = 200, api_tokens=("test-token",), oauth_clients=None,
                  burst_limit=None, daily_budget=None, *, access_token_ttl: int = 3599, block_after: int = 10,
-                 block_seconds: float = 5.0, cache_bytes: int = 2 << 30):
+                 block_seconds: float = 5.0, timezone: str = "UTC", clock=None, cache_bytes: int = 2 << 30):
+        """`daily_budget`: the company's tokens per day, shared by all its API tokens and OAuth grants (None: no
+        budget, no daily headers). `timezone`: the server zone whose midnight resets it; `clock`: a callable giving
+        epoch seconds (default time.time), so tests can move the day (see rate_limit.py)."""
         self.ds = Dataset(seed, scale, cache_bytes)
         clients = {"client-id": "client-secret"} if oauth_clients is None else oauth_clients
         self.auth = Auth(api_tokens, clients, lambda: self.base_url, access_token_ttl)
         self._limits = {"burst_limit": burst_limit, "daily_budget": daily_budget, "block_after": block_after,
                         "block_seconds": block_seconds}
-        self.limiter = RateLimiter(**self._limits)
-        self.faults = hooks.Faults()
         self.stats_ = hooks.Stats()
+        self.limiter = RateLimiter(**self._limits, timezone=timezone, clock=clock, on_new_day=self.stats_.start_day)
+        self.stats_.day, self.stats_.date = self.limiter.day, self.limiter.date.isoformat()
+        self.stats_.reset()
+        self.faults = hooks.Faults()
         self.router = Router()
         self._server = None
         self._thread = None
@@ -132,8 +137,13 @@ class Emulator:
         return self.ds.restore_records(entity, ids)
 
     def stats(self) -> dict:
+        """Request counters since the last reset_stats(): totals, per path, and `today` (the current budget day:
+        requests, tokens, 429s split burst/daily, HTML 403s, day index and date) plus earlier `days`."""
+        self.limiter.tick()  # a midnight that passed without traffic still starts a new day
         snap = self.stats_.snapshot()
+        snap["daily_budget"] = self.limiter.daily_budget
         snap["daily_budget_remaining"] = self.limiter.remaining if self.limiter.daily_budget is not None else None
+        snap["day"] = self.limiter.day
         return snap
 
     def reset_stats(self) -> None:
@@ -148,8 +158,11 @@ class Emulator:
             self.limiter.configure(**limit_kw)
         return {**conf, "burst_limit": self.limiter.burst_limit, "daily_budget": self.limiter.daily_budget}
 
-    def reset_daily_budget(self) -> None:
-        self.limiter.reset_daily()
+    def new_day(self) -> None:
+        """Stands in for the server-midnight reset: the daily budget is full again and a new stats day begins."""
+        self.limiter.new_day()
+
+    reset_daily_budget = new_day  # the older name
 
     def issue_oauth_refresh_token(self, client_id: str) -> str:
         return self.auth.issue_refresh_token(client_id)
@@ -171,12 +184,18 @@ class Emulator:
             with self.stats_.lock:
                 self.stats_.oauth_token_requests += 1
             return self.auth.token_endpoint(req), None
+        self.limiter.tick()
         hit = self.router.match(req.path)
         if hit is None:
-            # unknown path, including /v2/... (only /api/v2 exists, MIG) -> 404 (inferred body)
+            # unknown path, including /v2/... (only /api/v2 exists, MIG) -> 404 (inferred body); an authenticated
+            # caller still passes the rate limiter (free of charge) and gets its headers
+            key = f"{req.method} (unknown)"
             resp = Response(404, error_body("Unknown method .", errorCode=404))
-            self.stats_.record(f"{req.method} (unknown)", 404, 0, 0, False)
-            return resp, None
+            principal = self.auth.authenticate(req)
+            if principal is None:
+                self.stats_.record(key, 404, 0, 0, False)
+                return resp, None
+            return self._limited(key, principal, 0, lambda: resp)[0], None
         template, handler, path_params = hit
         req.template, req.path_params = template, path_params
         key = f"{req.method} {template}"
@@ -206,29 +225,33 @@ class Emulator:
             self.stats_.record(key, 401, 0, 0, "api_token" in req.query)
             return resp, None
         if req.method != "GET":
-            resp = Response(405, error_body("Method not allowed in the emulator (read-only)"))
-            self.stats_.record(key, 405, 0, 0, principal.token_in_query)
-            return resp, None
+            # read-only emulator; the refused request still passes the limiter, free of charge (inferred)
+            return self._limited(key, principal, 0, lambda: Response(
+                405, error_body("Method not allowed in the emulator (read-only)")))[0], None
         if not self.auth.allowed(principal, req.method, template):
-            resp = scope_mismatch()
-            self.stats_.record(key, 403, 0, 0, principal.token_in_query)
-            return resp, None
-        cost = cost_of(req.method, template)
-        rejection, limit_headers, charged = self.limiter.admit(principal, cost)
-        if rejection is not None:
-            if rejection.status == 403:
-                with self.stats_.lock:
-                    self.stats_.blocked_403_html += 1
-            self.stats_.record(key, rejection.status, 0, 0, principal.token_in_query)
-            return rejection, None
+            return self._limited(key, principal, 0, scope_mismatch)[0], None
         req.principal = principal
-        try:
-            resp = handler(self, req)
-        except ApiError as err:
-            resp = err.response
+
+        def answer():
+            try:
+                return handler(self, req)
+            except ApiError as err:
+                return err.response
+        resp, admitted = self._limited(key, principal, cost_of(req.method, template), answer)
+        return resp, ("truncate" if fault == "truncate" and admitted else None)
+
+    def _limited(self, key: str, principal, cost: int, answer):
+        """Pass an authenticated request through the rate limiter; `answer()` builds the response if admitted.
+        Once the daily budget is spent every authenticated request is a 429, whatever it asks for (§6.1).
+        Returns (response, admitted)."""
+        rejection, limit_headers, charged, refusal = self.limiter.admit(principal, cost)
+        if rejection is not None:
+            self.stats_.record(key, rejection.status, 0, 0, principal.token_in_query, refusal)
+            return rejection, False
+        resp = answer()
         resp.headers.update(limit_headers)
         self.stats_.record(key, resp.status, charged, resp.records, principal.token_in_query)
-        return resp, ("truncate" if fault == "truncate" else None)
+        return resp, True
 
 
 class _Server(ThreadingHTTPServer):

@@ -75,24 +75,18 @@ class V1ObjectsMixin:
                 "stage_id": d["stage_id"], "pipeline_id": d["pipeline_id"]}
 
     # ---- counts shared by persons and organizations ---------------------------------------------------------
+    _V1_COUNTS = ("email_messages_count", "activities_count", "done_activities_count", "undone_activities_count",
+                  "files_count", "notes_count", "followers_count", "open_deals_count", "related_open_deals_count",
+                  "closed_deals_count", "related_closed_deals_count", "won_deals_count", "related_won_deals_count",
+                  "lost_deals_count", "related_lost_deals_count", "next_activity_id", "last_activity_id",
+                  "last_incoming_mail_time", "last_outgoing_mail_time")
+
     def _v1_counts(self, col: str, rid: int) -> dict:
-        c = self.counts
-        won = c("deals", col, ("status", 1)).get(rid, 0)
-        lost = c("deals", col, ("status", 2)).get(rid, 0)
-        opened = c("deals", col, ("status", 0)).get(rid, 0)
-        return {
-            "email_messages_count": 0, "activities_count": c("activities", col).get(rid, 0),
-            "done_activities_count": c("activities", col, ("done", 1)).get(rid, 0),
-            "undone_activities_count": c("activities", col, ("done", 0)).get(rid, 0),
-            "files_count": 0, "notes_count": c("notes", col).get(rid, 0),
-            "followers_count": len(self.followers("persons" if col == "person_id" else "organizations", rid)),
-            "open_deals_count": opened, "related_open_deals_count": 0, "closed_deals_count": won + lost,
-            "related_closed_deals_count": 0, "won_deals_count": won, "related_won_deals_count": 0,
-            "lost_deals_count": lost, "related_lost_deals_count": 0,
-            "next_activity_date": None, "next_activity_time": None, "next_activity_id": None,
-            "last_activity_id": None, "last_activity_date": None,
-            "last_incoming_mail_time": None, "last_outgoing_mail_time": None,
-        }
+        entity = "persons" if col == "person_id" else "organizations"
+        rec = self.count_fields(entity, rid, self._V1_COUNTS, v1=True)
+        rec.update(next_activity_date=self.activity_due(rec["next_activity_id"]), next_activity_time=None,
+                   last_activity_date=self.activity_due(rec["last_activity_id"]))
+        return rec
 
     # ---- full v1 objects ------------------------------------------------------------------------------------
     def v1_person(self, pid: int, nested: bool = False) -> dict:
@@ -109,8 +103,9 @@ class V1ObjectsMixin:
             "picture_id": None, "label": p["label_ids"][0] if p["label_ids"] else None, "label_ids": p["label_ids"],
             "org_name": self.org_name(org) if org else None, "owner_name": owner["name"],
             "cc_email": f"{self.company_domain}@pipedrivemail.com",
-            "participant_open_deals_count": 0, "participant_closed_deals_count": 0,
         }
+        rec.update(self.count_fields("persons", pid, ("participant_open_deals_count",
+                                                      "participant_closed_deals_count")))
         rec.update(self._v1_counts("person_id", pid))
         if nested:
             rec["owner_id"] = self.user_ref(p["owner_id"])
@@ -145,25 +140,29 @@ class V1ObjectsMixin:
         owner = self.users[d["owner_id"] - 1]
         stage = self.stages[d["stage_id"] - 1]
         weighted = round(d["value"] * (d["probability"] if d["probability"] is not None else stage["deal_probability"]) / 100, 2)
-        c = self.counts
+        n = self.count_fields("deals", did, (
+            "products_count", "files_count", "notes_count", "followers_count", "email_messages_count",
+            "activities_count", "done_activities_count", "undone_activities_count", "participants_count",
+            "next_activity_id", "last_activity_id", "last_incoming_mail_time", "last_outgoing_mail_time"), v1=True)
         rec = {
             "id": did, "creator_user_id": d["creator_user_id"], "user_id": d["owner_id"], "person_id": d["person_id"],
             "org_id": d["org_id"], "stage_id": d["stage_id"], "title": d["title"], "value": d["value"],
             "currency": d["currency"], "add_time": t1(d["add_time"]), "update_time": t1(d["update_time"]),
             "stage_change_time": t1(d["stage_change_time"]), "active": d["status"] == "open",
             "deleted": d["is_deleted"], "is_archived": d["is_archived"], "status": d["status"],
-            "probability": d["probability"], "next_activity_date": None, "next_activity_time": None,
-            "next_activity_id": None, "last_activity_id": None, "last_activity_date": None,
+            "probability": d["probability"], "next_activity_date": self.activity_due(n["next_activity_id"]),
+            "next_activity_time": None, "next_activity_id": n["next_activity_id"],
+            "last_activity_id": n["last_activity_id"], "last_activity_date": self.activity_due(n["last_activity_id"]),
             "lost_reason": d["lost_reason"], "visible_to": str(d["visible_to"]), "close_time": t1(d["close_time"]),
             "pipeline_id": d["pipeline_id"], "won_time": t1(d["won_time"]), "first_won_time": t1(d["won_time"]),
-            "lost_time": t1(d["lost_time"]), "products_count": len(self.deal_products(did)), "files_count": 0,
-            "notes_count": c("notes", "deal_id").get(did, 0), "followers_count": len(self.followers("deals", did)),
-            "email_messages_count": 0, "activities_count": c("activities", "deal_id").get(did, 0),
-            "done_activities_count": c("activities", "deal_id", ("done", 1)).get(did, 0),
-            "undone_activities_count": c("activities", "deal_id", ("done", 0)).get(did, 0),
-            "participants_count": len(self.participant_person_ids(did)),
-            "expected_close_date": d["expected_close_date"], "last_incoming_mail_time": None,
-            "last_outgoing_mail_time": None, "label": ",".join(str(x) for x in d["label_ids"]) or None,
+            "lost_time": t1(d["lost_time"]), "products_count": n["products_count"], "files_count": n["files_count"],
+            "notes_count": n["notes_count"], "followers_count": n["followers_count"],
+            "email_messages_count": n["email_messages_count"], "activities_count": n["activities_count"],
+            "done_activities_count": n["done_activities_count"],
+            "undone_activities_count": n["undone_activities_count"], "participants_count": n["participants_count"],
+            "expected_close_date": d["expected_close_date"], "last_incoming_mail_time": n["last_incoming_mail_time"],
+            "last_outgoing_mail_time": n["last_outgoing_mail_time"],
+            "label": ",".join(str(x) for x in d["label_ids"]) or None,
             "stage_order_nr": stage["order_nr"],
             "person_name": " ".join(self.person_names(d["person_id"])) if d["person_id"] else None,
             "org_name": self.org_name(d["org_id"]) if d["org_id"] else None,
