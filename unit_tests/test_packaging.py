@@ -89,9 +89,31 @@ def test_the_image_name_is_the_same_when_read_from_metadata_and_the_image_label(
     assert dockerfile_labels()["io.airbyte.name"] == METADATA["dockerRepository"] == "airbyte/source-pipedrive"
 
 
-def test_the_image_builds_from_the_pinned_base_image_when_metadata_names_one():
-    assert dockerfile("FROM") == [METADATA["connectorBuildOptions"]["baseImage"]]
+def test_the_image_builds_from_the_pinned_base_image_when_no_other_base_is_passed():
+    """The one FROM takes BASE_IMAGE, whose default is metadata's pinned base (scripts/image-test may pass a stand-in)."""
+    instructions = dockerfile_instructions()
+    first_from = [keyword for keyword, _ in instructions].index("FROM")
+    defaults = dict(arguments.split("=", 1) for keyword, arguments in instructions[:first_from] if keyword == "ARG")
+    assert dockerfile("FROM") == ["${BASE_IMAGE}"]
+    assert defaults == {"BASE_IMAGE": METADATA["connectorBuildOptions"]["baseImage"]}
     assert "@sha256:" in METADATA["connectorBuildOptions"]["baseImage"]
+
+
+def test_the_image_installs_as_root_and_runs_as_the_base_images_airbyte_user_when_started():
+    """Airbyte's Python connector images run as the base's non-root `airbyte` user (uid 1000); pip needs root."""
+    order = [(keyword, arguments) for keyword, arguments in dockerfile_instructions() if keyword in ("USER", "RUN")]
+    assert order[0] == ("USER", "root")
+    assert order[-1] == ("USER", "airbyte")
+    assert all(arguments.startswith("pip install --no-cache-dir") for keyword, arguments in order if keyword == "RUN")
+
+
+def test_the_build_context_holds_only_what_the_image_copies_when_a_secrets_folder_exists():
+    """.dockerignore excludes everything else, so secrets/, .venv and demo databases never reach the engine."""
+    lines = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()]
+    rules = [line for line in lines if line and not line.startswith("#")]
+    copied = {source.rstrip("/") for arguments in dockerfile("COPY") for source in shlex.split(arguments)[:-1]}
+    assert rules[0] == "*"
+    assert {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")} == copied
 
 
 def test_the_image_runs_the_console_script_pyproject_declares_when_the_platform_starts_it():
