@@ -276,7 +276,9 @@ def test_the_budget_resets_at_midnight_in_the_servers_time_zone_not_at_utc_midni
         stats = emu.stats()
         assert stats["day"] == 1 and stats["today"] == {
             "day": 1, "date": "2026-11-21", "requests": 1, "tokens": 10, "rate_limited_429": 0,
-            "rate_limited_429_burst": 0, "rate_limited_429_daily": 0, "blocked_403_html": 0}
+            "rate_limited_429_burst": 0, "rate_limited_429_daily": 0, "blocked_403_html": 0, "first_daily_429_at": None}
+        first_429 = stats["days"][0].pop("first_daily_429_at")
+        assert isinstance(first_429, float) and abs(first_429 - time.time()) < 60  # wall clock: how fast a read stops
         assert stats["days"] == [{"day": 0, "date": "2026-11-20", "requests": 5, "tokens": 20, "rate_limited_429": 3,
                                   "rate_limited_429_burst": 0, "rate_limited_429_daily": 3, "blocked_403_html": 0}]
         clock.set(dt.datetime(2026, 11, 24, 9, 0, tzinfo=zone))  # three midnights later, no traffic in between
