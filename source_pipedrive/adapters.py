@@ -1,4 +1,4 @@
-"""Every airbyte-cdk internal this connector relies on, in one place, each checked when a stream is built.
+"""Every airbyte-cdk internal this connector relies on (and one of requests), in one place, each checked before use.
 
 Each function returns None when the CDK no longer has the shape it expects: the caller then falls back to the CDK's
 own behaviour (slower, or without the feature) and a warning names what was lost. unit_tests/test_adapters.py fails
@@ -7,8 +7,10 @@ when a CDK release changes any of them; docs/CONTRIBUTING.md says how to move th
 
 import contextlib
 import logging
+import queue
 from typing import Any, Callable, MutableMapping, Optional
 
+import requests
 from airbyte_cdk.sources.types import StreamSlice
 
 _LOGGER = logging.getLogger("airbyte")
@@ -53,6 +55,48 @@ def take_over_observe(cursor: Any) -> Optional[Callable[[StreamSlice, str], None
 
 def _observed_per_partition(record: Any) -> None:
     """ConcurrentCursor.observe of a stream whose retriever reports each partition's highest value itself."""
+
+
+def bound_record_queue(source: Any, size: int) -> bool:
+    """Holds at most `size` records between the reading threads and the writer, instead of the CDK's 10,000.
+
+    Records waiting there are memory (~3 kB each with custom fields) and the pages behind them are decoded into
+    fresh heap: a full read with the CDK's queue peaks ~50 MB higher and spends more CPU. The queue is created
+    inside ConcurrentDeclarativeSource.__init__ with no parameter; its bound is the public Queue.maxsize, set here
+    while the queue is still empty. A worker blocked on a full queue cannot keep the process alive: run.py exits
+    without waiting for it. (ConcurrentDeclarativeSource._concurrent_source._queue, CDK 7.39.)
+    """
+    record_queue = getattr(getattr(source, "_concurrent_source", None), "_queue", None)
+    if not isinstance(record_queue, queue.Queue) or record_queue.maxsize <= 0 or not record_queue.empty():
+        _LOGGER.warning("This airbyte-cdk's record queue cannot be bounded; using its own size (more memory).")
+        return False
+    with record_queue.mutex:
+        record_queue.maxsize = size
+    return True
+
+
+def _body_kept_in_content() -> bool:
+    probe = requests.Response()
+    probe._content = b"{}"  # where requests keeps a body it has read
+    if probe.content != b"{}":
+        _LOGGER.warning("This requests release keeps response bodies elsewhere; pages stay in memory longer.")
+        return False
+    probe._content = b""
+    return probe.content == b""
+
+
+_RELEASES_BODIES = _body_kept_in_content()
+
+
+def release_body(response: requests.Response) -> None:
+    """Frees a page's raw bytes once its records are taken (the decoded records live on without them).
+
+    The CDK keeps responses alive in reference cycles (its rate limiter, retries) until a full garbage collection:
+    a full read peaked ~40 MB higher and ran slower with the pages' bytes kept. requests has no public way to drop
+    a body it has read. (requests.Response._content, requests 2.x; checked once at import.)
+    """
+    if _RELEASES_BODIES:
+        response._content = b""
 
 
 def message_output() -> Any:

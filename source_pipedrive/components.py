@@ -27,6 +27,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, Err
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
+from source_pipedrive import adapters
 from source_pipedrive.custom_fields import CustomFieldMap
 from source_pipedrive.sync import Sync
 
@@ -146,6 +147,7 @@ class ParsedOnceJsonDecoder(JsonDecoder):
             yield from super().decode(response)
             return
         response.__dict__.pop(_PARSED, None)
+        adapters.release_body(response)
         if isinstance(body, list):
             yield from body or [{}]
         else:

@@ -8,8 +8,10 @@ from airbyte_cdk.sources.declarative.concurrent_declarative_source import Concur
 from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as stream_status
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_pipedrive import adapters
 from source_pipedrive.sync import Sync
 
+RECORD_QUEUE_SIZE = 1_000  # records between the reading threads and the writer (adapters.bound_record_queue)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -65,6 +67,7 @@ class SourcePipedrive(ConcurrentDeclarativeSource):
             manifest = for_catalog(manifest, catalog)
         self._built: Optional[List[Any]] = None
         super().__init__(source_config=manifest, catalog=catalog, config=config, state=state, config_path=config_path)
+        adapters.bound_record_queue(self, RECORD_QUEUE_SIZE)
 
     def read(self, logger: Any, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog,
              state: Optional[List[AirbyteStateMessage]] = None) -> Iterator[AirbyteMessage]:
@@ -84,6 +87,8 @@ class SourcePipedrive(ConcurrentDeclarativeSource):
                 yield message
         except AirbyteTracedException as error:
             failure = error
+        finally:
+            self._built = None
         if later and Sync.current().stop_reason:
             for entry in later:  # not started: the daily budget stopped the sync first
                 yield stream_status(entry.stream, AirbyteStreamStatus.INCOMPLETE)
@@ -104,10 +109,7 @@ class SourcePipedrive(ConcurrentDeclarativeSource):
         for stream in self._built:
             if stream.name in selected:
                 stream.get_json_schema()
-        try:
-            yield from super().read(logger, config, catalog, state)
-        finally:
-            self._built = None
+        return super().read(logger, config, catalog, state)  # not wrapped: every message passes through here
 
     def streams(self, config: Mapping[str, Any]) -> List[Any]:
         return self._built if self._built is not None else super().streams(config)

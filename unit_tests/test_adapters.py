@@ -69,3 +69,30 @@ def test_the_cdk_passes_each_stream_s_cursor_to_its_retriever():
         patch.setattr(CheckpointedRead, "__post_init__", spy)
         stream = _stream("activities")
     assert seen and seen[-1] is stream.cursor
+
+
+def test_the_record_queue_between_the_readers_and_the_writer_holds_at_most_a_thousand_records():
+    from source_pipedrive.source import RECORD_QUEUE_SIZE
+
+    source = SourcePipedrive(catalog=catalog("deals"), config=config())
+    assert RECORD_QUEUE_SIZE == 1_000
+    assert source._concurrent_source._queue.maxsize == RECORD_QUEUE_SIZE, "the CDK's queue kept its own size (+50 MB)"
+
+
+def test_a_source_without_the_expected_queue_keeps_the_cdk_s_and_says_so(caplog):
+    class Elsewhere:
+        _concurrent_source = None
+
+    assert adapters.bound_record_queue(Elsewhere(), 10) is False
+    assert "cannot be bounded" in caplog.text
+
+
+def test_a_page_s_raw_bytes_are_freed_once_its_records_are_decoded(requests_mock):
+    import requests
+
+    from source_pipedrive.components import ParsedOnceJsonDecoder
+
+    requests_mock.get("https://api.pipedrive.com/api/v2/deals", content=b'{"success": true, "data": [{"id": 1}]}')
+    response = requests.get("https://api.pipedrive.com/api/v2/deals")
+    assert list(ParsedOnceJsonDecoder().decode(response)) == [{"success": True, "data": [{"id": 1}]}]
+    assert response.content == b"", "requests keeps bodies elsewhere now: pages stay in memory until a full GC"
