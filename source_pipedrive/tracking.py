@@ -73,15 +73,17 @@ class CheckpointedRead(Retriever):
                 self._observe_highest(stream_slice, self.highest + "Z")
 
     def _read(self, records_schema: Mapping[str, Any], stream_slice: StreamSlice) -> Iterable[Any]:
-        yield from self._checkpointed(records_schema, stream_slice, None)
+        return self._checkpointed(records_schema, stream_slice, None)
 
     def _checkpointed(self, records_schema: Mapping[str, Any], stream_slice: StreamSlice,
                       seen: Optional[Set[int]]) -> Iterable[Any]:
-        count, undated = 0, False
+        count, undated, field, every = 0, False, self.cursor_field, self.every_records
+        remember = seen.add if seen is not None else None
         for record in self.retriever.read_records(records_schema, stream_slice):
-            if seen is not None:
-                seen.add(record["id"])
-            value = _sortable(record.get(self.cursor_field))
+            if remember is not None:
+                remember(record["id"])
+            value = record.get(field)
+            value = value[:19] if value.__class__ is str and value[10:11] == "T" else _sortable(value)
             if value > self.highest:
                 self.highest = value
             elif not value and not undated:
@@ -90,7 +92,7 @@ class CheckpointedRead(Retriever):
                                 "it is emitted, and the state does not move for it.")
             yield record
             count += 1
-            if count % self.every_records == 0 and self.highest:
+            if count % every == 0 and self.highest:
                 yield self._checkpoint(seen)
 
     def _checkpoint(self, seen: Optional[Set[int]]) -> AirbyteMessage:
