@@ -257,7 +257,6 @@ class CustomFieldMap:
     columns: tuple[CustomColumn, ...]
     _plan: tuple[tuple[str, Writer, Callable[[MutableMapping], Any]], ...] = field(repr=False)
     _codes: frozenset[str] = field(repr=False)
-    _builtins: tuple[tuple[str, Callable[[Any, Labels], Any], Labels, dict], ...] = field(repr=False)
     # flatten_v2's split of _plan: fields copied as they are (one C-level update for all), and the others.
     _copied: tuple[tuple[str, ...], tuple[str, ...]] = field(default=((), ()), repr=False)
     _decoded: tuple[tuple[str, Writer], ...] = field(default=(), repr=False)
@@ -269,13 +268,10 @@ class CustomFieldMap:
         *,
         builtin_columns: Collection[str],
         naming: str = "readable",
-        decode_builtins: Collection[str] = (),
     ) -> CustomFieldMap:
         """Plan columns from v2 (field_code/field_name/is_custom_field) or v1 (key/name/edit_flag) Fields items.
 
         builtin_columns: the stream's static columns; custom columns never take these names.
-        decode_builtins: built-in field codes whose option ids are replaced by labels in place (same column name,
-        string or array-of-string type, schema returned by schema_properties); codes absent from `fields` are ignored.
         """
         if naming not in ("readable", "hash"):
             raise ValueError(f"naming must be 'readable' or 'hash', got {naming!r}")
@@ -306,27 +302,17 @@ class CustomFieldMap:
                 copied.append((code, names[0]))
             else:
                 decoded.append(plan[-1][:2])
-        builtins = []
-        for code in sorted(set(decode_builtins) & builtin.keys()):
-            item = builtin[code]
-            field_type = item.get("field_type") or ""
-            name = item.get("field_name", item.get("name"))
-            about = f"Pipedrive field '{name}' (key {code}, type {field_type}): option labels"
-            kind = _KINDS["set"] if field_type == "set" else _KINDS["enum"]
-            schema = _schema(kind.columns[0][1], None, about)
-            builtins.append((code, kind.decode, _option_labels(item), schema))
         copied_pair = (tuple(code for code, _ in copied), tuple(name for _, name in copied))
-        return cls(tuple(columns), tuple(plan), frozenset(custom), tuple(builtins), copied_pair, tuple(decoded))
+        return cls(tuple(columns), tuple(plan), frozenset(custom), copied_pair, tuple(decoded))
 
     def schema_properties(self) -> dict[str, dict]:
-        """Column name -> JSON schema: custom columns, the leftover `custom_fields` column, decoded built-ins."""
+        """Column name -> JSON schema: custom columns and the leftover `custom_fields` column."""
         properties = {column.name: copy.deepcopy(column.schema) for column in self.columns}
         properties[LEFTOVER_COLUMN] = {
             "type": ["null", "object"],
             "description": "Custom-field values whose field had no definition at discovery, keyed by Pipedrive "
             "field key; null when every value has its own column.",
         }
-        properties.update((code, copy.deepcopy(schema)) for code, _, _, schema in self._builtins)
         return properties
 
     def flatten_v2(self, record: MutableMapping) -> None:
@@ -344,8 +330,6 @@ class CustomFieldMap:
             record[LEFTOVER_COLUMN] = None
         else:
             record[LEFTOVER_COLUMN] = {key: value for key, value in values.items() if key not in known}
-        if self._builtins:
-            self._decode_builtins(record)
 
     def flatten_v1(self, record: MutableMapping) -> None:
         """Replace a v1 record's flat `<key>`, `<key>_<subkey>` root keys by the columns (in place)."""
@@ -355,9 +339,3 @@ class CustomFieldMap:
         for (_, write, _), value in zip(self._plan, values):
             write(record, value)
         record[LEFTOVER_COLUMN] = {key: record.pop(key) for key in unknown} or None
-        self._decode_builtins(record)
-
-    def _decode_builtins(self, record: MutableMapping) -> None:
-        for code, decode, labels, _ in self._builtins:
-            if code in record:
-                record[code] = decode(record[code], labels)

@@ -658,32 +658,7 @@ VISIBLE_TO = v2_field(
 LABELS = v2_field("label_ids", "Label", "set", [{"id": "5", "label": "Hot"}, {"id": "6", "label": "Cold"}], False)
 
 
-def test_builtin_option_ids_are_left_alone_unless_asked():
+def test_builtin_option_ids_are_left_alone():
     record = {"id": 1, "visible_to": 3, "custom_fields": {}}
     build(VISIBLE_TO, LABELS).flatten_v2(record)
     assert record == {"id": 1, "visible_to": 3, "custom_fields": None}
-
-
-def test_builtin_option_ids_asked_for_become_labels_under_their_own_column_name():
-    field_map = build(VISIBLE_TO, LABELS, decode_builtins=("visible_to", "label_ids", "not_in_fields"))
-    record = {"id": 1, "visible_to": 3, "label_ids": [6, 7], "custom_fields": {}}
-    field_map.flatten_v2(record)
-    assert record == {"id": 1, "visible_to": "Entire company", "label_ids": ["Cold", "7"], "custom_fields": None}
-    assert field_map.schema_properties() == {
-        "custom_fields": field_map.schema_properties()["custom_fields"],
-        "label_ids": {
-            "type": ["null", "array"],
-            "items": {"type": "string"},
-            "description": "Pipedrive field 'Label' (key label_ids, type set): option labels",
-        },
-        "visible_to": {
-            "type": ["null", "string"],
-            "description": "Pipedrive field 'Visible to' (key visible_to, type visible_to): option labels",
-        },
-    }
-
-
-def test_decoded_builtins_missing_from_a_record_are_not_added():
-    record = {"id": 1}
-    build(VISIBLE_TO, decode_builtins=("visible_to",)).flatten_v1(record)
-    assert record == {"id": 1, "custom_fields": None}
