@@ -153,6 +153,9 @@ def main(argv=None) -> int:
             main_prof.enable()
             try:
                 connector_main()
+            except SystemExit as exit_:  # run() ends with sys.exit(status), as the console script must
+                if exit_.code not in (0, None):
+                    raise
             finally:
                 main_prof.disable()
                 wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0

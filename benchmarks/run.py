@@ -73,24 +73,26 @@ def request_spec(streams) -> dict:
     resolved = ManifestReferenceResolver().preprocess_manifest(yaml.safe_load(installed_manifest().read_text()))
     spec = {}
     for stream in resolved.get("streams", []):
-        name = stream.get("name")
+        parameters = stream.get("$parameters") or {}
+        name = stream.get("name") or parameters.get("name")
         if name not in streams:
             continue
         retriever = stream["retriever"]
-        retriever = retriever.get("retriever", retriever)  # a TrackingRetriever wraps the stream's own
+        retriever = retriever.get("retriever", retriever)  # CheckpointedRead / DeletionScan wrap the stream's own
         requester = retriever["requester"]
-        if "/api/v2/" not in requester.get("url", ""):
-            raise SystemExit(f"{name}: only API v2 list streams are benchmarked (url {requester.get('url')})")
+        api_path, fields_path = parameters.get("api_path", ""), parameters.get("fields_path")
+        if not api_path.startswith("api/v2/"):
+            raise SystemExit(f"{name}: only API v2 list streams are benchmarked (api_path {api_path!r})")
         params = requester.get("request_parameters") or {}
         dynamic = [k for k, v in params.items() if "{{" in str(v)]
         if dynamic:
             raise SystemExit(f"{name}: request_parameters {dynamic} are interpolated; teach run.py to resolve them")
-        parameters = stream.get("$parameters") or {}
         page_size = (((retriever.get("paginator") or {}).get("pagination_strategy") or {}).get("page_size")) or 500
         start_option = ((stream.get("incremental_sync") or {}).get("start_time_option") or {}).get("field_name")
         if start_option not in (None, "updated_since"):
             raise SystemExit(f"{name}: start_time_option {start_option!r} is not updated_since")
-        spec[name] = {"endpoint": parameters["endpoint"], "fields_endpoint": parameters.get("fields_endpoint"),
+        spec[name] = {"endpoint": api_path[len("api/v2/"):],
+                      "fields_endpoint": fields_path[len("api/v2/"):] if fields_path else None,
                       "params": {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()},
                       "page_size": int(page_size)}
     missing = set(streams) - set(spec)
