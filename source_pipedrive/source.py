@@ -81,7 +81,7 @@ class SourcePipedrive(ConcurrentDeclarativeSource):
         later = [entry for entry in catalog.streams if entry not in first]
         config, failure = dict(config), None
         try:
-            for message in self._read_now(logger, config, ConfiguredAirbyteCatalog(streams=first), state):
+            for message in self.read_part(logger, config, ConfiguredAirbyteCatalog(streams=first), state):
                 if message.type == Type.CONTROL and message.control.connectorConfig:
                     config = dict(message.control.connectorConfig.config)  # a rotated OAuth token, for what follows
                 yield message
@@ -95,11 +95,11 @@ class SourcePipedrive(ConcurrentDeclarativeSource):
         elif later:
             catalog_later = ConfiguredAirbyteCatalog(streams=later)
             rest = SourcePipedrive(catalog=catalog_later, config=config, state=state, same_sync=True)
-            yield from rest._read_now(logger, config, catalog_later, state)
+            yield from rest.read_part(logger, config, catalog_later, state)
         if failure is not None:
             raise failure
 
-    def _read_now(self, logger: Any, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog,
+    def read_part(self, logger: Any, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog,
                   state: Optional[List[AirbyteStateMessage]]) -> Iterator[AirbyteMessage]:
         # Each stream's schema (with the account's custom fields, one Fields read per entity) is made here, before
         # any stream starts: the CDK also asks for schemas on its main thread (stream status messages), where a
