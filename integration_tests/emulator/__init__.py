@@ -16,6 +16,11 @@ cites the operation it implements, and behaviour the docs leave open is marked "
         emu.new_day()                                  # the server-midnight budget reset (also at real midnight in
                                                        #   Emulator(timezone=..., clock=...))
         emu.issue_oauth_refresh_token("client-id")
+        emu.clock()                                    # the account's clock: Emulator(clock=...) or time.time; it
+                                                       #   stamps every change and is /v1/recents' "now"
+        emu.change_reference("filters"); emu.add_reference("deal_fields"); emu.delete_reference("stages", 16)
+                                                       # reference data as Pipedrive's writes leave it (reference.py)
+    Emulator(seed, scale, users=N)                     # 1..50 users (default min(20, 3 + scale // 1000))
 
 The same hooks are served without auth under /_emulator/ (see hooks.py). CLI: python -m integration_tests.emulator.
 """

@@ -426,6 +426,79 @@ def get_files(emu, req):
     return _offset_page(items, start, limit, null_when_empty=True)
 
 
+# ---- single items of the reference lists (v1 getUser / getFile / getCallLog) ----------------------------------
+
+def _v1_by_id(req, items, as_int=True):
+    raw = req.path_params["id"]
+    if as_int and not raw.isdigit():
+        raise bad_request("Parameter 'id' must be an integer")
+    key = int(raw) if as_int else raw
+    item = next((x for x in items if x["id"] == key), None)
+    if item is None:
+        raise not_found()
+    return Response(200, plain_body(item), records=1)
+
+
+# GET /v1/users/{id}  (openapi v1 getUser; cost 2, scope users:read; deactivated users too)
+@route("/v1/users/{id}")
+def get_user(emu, req):
+    return _v1_by_id(req, emu.ds.users)
+
+
+# GET /v1/files/{id}  (openapi v1 getFile; cost 2; inferred: a file deleted within the 30 days is still readable by
+# id, active_flag false, like the soft-deleted core records)
+@route("/v1/files/{id}")
+def get_file(emu, req):
+    with emu.ds.lock:
+        return _v1_by_id(req, emu.ds.files(with_deleted=True))
+
+
+# GET /v1/callLogs/{id}  (openapi v1 getCallLog; cost 2; string ids; the token user's logs only)
+@route("/v1/callLogs/{id}")
+def get_call_log(emu, req):
+    with emu.ds.lock:
+        return _v1_by_id(req, emu.ds.call_logs(), as_int=False)
+
+
+# ---- deals summary ------------------------------------------------------------------------------------------
+
+def _summary(emu, req, archived: bool):
+    status = req.arg("status")
+    if status is not None and status not in ("open", "won", "lost"):
+        raise bad_request("Parameter 'status' must be one of open, won, lost")
+    owner, pipeline, stage = _int_arg(req, "user_id"), _int_arg(req, "pipeline_id"), _int_arg(req, "stage_id")
+    statuses = [status] if status else None
+    filter_id = _int_arg(req, "filter_id")
+    ds = emu.ds
+    with ds.lock:
+        if filter_id is not None:
+            f = next((x for x in ds.filters() if x["id"] == filter_id), None)
+            if f is None or f["type"] != "deals":  # inferred status and message, as /api/v2/deals?filter_id=
+                raise bad_request(f"Filter with id {filter_id} not found or not applicable")
+            owner = None  # "user_id will not be considered" (openapi)
+            # emulated filters: 1 = open deals, 2 = deals owned by user 1, others = every deal (api_v2._saved_filter)
+            if filter_id == 1:
+                statuses = [s for s in (statuses or ("open",)) if s == "open"]
+            elif filter_id == 2:
+                owner = 1
+        data = ds.deals_summary(archived, statuses, owner, pipeline, stage)
+    return Response(200, dumps({"success": True, "data": data}), records=1)
+
+
+# GET /v1/deals/summary  (openapi v1 getDealsSummary; cost 40, scope deals:read; "a summary of all not archived
+# deals": open, won and lost ones (deleted never), optionally one status; filter_id overrides user_id)
+@route("/v1/deals/summary")
+def get_deals_summary(emu, req):
+    return _summary(emu, req, archived=False)
+
+
+# GET /v1/deals/summary/archived  (openapi v1 getArchivedDealsSummary; cost 80; same parameters, archived deals only;
+# flagged deprecated in the spec but still listed there, §1.2)
+@route("/v1/deals/summary/archived")
+def get_archived_deals_summary(emu, req):
+    return _summary(emu, req, archived=True)
+
+
 # ---- deprecated v1 lists (CL-DEP / CL-OOS) ----------------------------------------------------------------
 
 def _gone(emu, req):

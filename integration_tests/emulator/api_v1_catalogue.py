@@ -9,11 +9,13 @@ Empty offset lists: legacy feeds (flow, participants, mail messages, note commen
 from __future__ import annotations
 
 import base64
+import calendar
+import re
 import time
 
 from .api_v1 import _int_arg, _paging, list_body, plain_body
 from .catalogue import GOAL_EVERYONE_PARAMS, GOAL_TYPES, MAIL_FOLDERS, RECENT_ITEMS
-from .common import Response, bad_request, dumps, not_found, parse_iso_ms, v1_time
+from .common import Response, bad_request, dumps, not_found, v1_time
 
 ROUTES = []
 
@@ -241,6 +243,17 @@ def get_mail_threads(emu, req):
     return Response(200, body, records=len(page))
 
 
+# GET /v1/mailbox/mailThreads/{id}  (openapi v1 getMailThread; cost 20; the token user's threads only, inferred as
+# for the messages below)
+@route("/v1/mailbox/mailThreads/{id}")
+def get_mail_thread(emu, req):
+    tid = _path_int(req)
+    with emu.ds.lock:
+        if emu.ds.mail_thread_owner(tid) != 1:
+            raise not_found()
+        return _data(emu.ds.mail_thread(tid))
+
+
 # GET /v1/mailbox/mailThreads/{id}/mailMessages  (openapi v1 getMailThreadMessages; no pagination; inferred: a
 # thread outside the token user's mailbox is a 404)
 @route("/v1/mailbox/mailThreads/{id}/mailMessages")
@@ -277,6 +290,17 @@ def _role_id(emu, req) -> int:
 @route("/v1/roles")
 def get_roles(emu, req):
     return _offset(emu.ds.roles(), req)
+
+
+# GET /v1/roles/{id}  (openapi v1 getRole; cost 2, scope admin; additional_data.settings = the role's default
+# visibilities, as the example)
+@route("/v1/roles/{id}")
+def get_role(emu, req):
+    with emu.ds.lock:
+        rid = _role_id(emu, req)
+        role = next(x for x in emu.ds.roles() if x["id"] == rid)
+        settings = {k: v for k, v in emu.ds.role_settings(rid).items() if k.endswith("_default_visibility")}
+    return Response(200, dumps({"success": True, "data": role, "additional_data": {"settings": settings}}), records=1)
 
 
 # GET /v1/roles/{id}/assignments  (openapi v1 getRoleAssignments; offset; cost 10)
@@ -489,25 +513,42 @@ def get_organization_relationships(emu, req):
 
 # ---- recents ----------------------------------------------------------------------------------------------------------
 
+_SINCE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+
+
+def parse_since(raw: str):
+    """Epoch seconds of a since_timestamp in the one documented form "YYYY-MM-DD HH:MM:SS" (UTC), else None.
+    Inferred: other forms (ISO "T", a zone, fractions) are refused rather than guessed at."""
+    if not _SINCE.match(raw):
+        return None
+    try:
+        return calendar.timegm(time.strptime(raw, "%Y-%m-%d %H:%M:%S"))
+    except ValueError:
+        return None
+
+
 # GET /v1/recents?since_timestamp=  (openapi v1 getRecents; §4.2: since_timestamp required "YYYY-MM-DD HH:MM:SS" UTC,
-# changes after it, at most one month back whatever it says; `items` filter; offset pagination; additional_data adds
-# since_timestamp and last_timestamp_on_page)
+# changes strictly after it, at most one month back from now (the emulator's clock) whatever it says; `items` filter
+# (comma list, "Multiple selection"); start/limit: the operation documents neither default nor maximum for limit, so
+# the v1 ones apply (100, at most 500; inferred); additional_data adds since_timestamp and last_timestamp_on_page;
+# `data: null` when nothing changed, like the other legacy v1 feeds (§4.1)
 @route("/v1/recents")
 def get_recents(emu, req):
     raw = req.arg("since_timestamp")
     if not raw:
         raise bad_request("Parameter 'since_timestamp' is required")
-    ms = parse_iso_ms(raw)
-    if ms is None:
+    since = parse_since(raw)
+    if since is None:
         raise bad_request("Parameter 'since_timestamp' must be 'YYYY-MM-DD HH:MM:SS'")
     items = [x for v in req.query.get("items", []) for x in v.split(",") if x] or None
     if items and any(x not in RECENT_ITEMS for x in items):
         raise bad_request("Parameter 'items' must be among " + ", ".join(RECENT_ITEMS))
     start, limit = _paging(req)
     with emu.ds.lock:
-        rows = emu.ds.recent_rows(ms // 1000, items)
+        rows = emu.ds.recent_rows(since, items, int(emu.clock()))
         page = [emu.ds.recent_item(row) for row in rows[start:start + limit]]
-    last = rows[start:start + limit][-1][0] if page else ms // 1000
+    # inferred: an empty page reports since_timestamp as its last timestamp
+    last = rows[start:start + limit][-1][0] if page else since
     pagination = {"start": start, "limit": limit, "more_items_in_collection": start + limit < len(rows)}
     if pagination["more_items_in_collection"]:
         pagination["next_start"] = start + limit

@@ -324,11 +324,16 @@ def _list(emu, req, entity, conds_from, deals_mode=None):
     return Response(200, page_body(parts, nxt), records=len(ids))
 
 
+FILTER_ENTITY = {"deals": "deals", "org": "organizations", "people": "persons", "activity": "activities",
+                 "products": "products", "leads": "leads", "projects": "projects"}
+
+
 def _saved_filter(ds, entity, filter_id):
     # filter_id overrides every other filter param (openapi). Emulated filters: 1 = open deals, 2 = deals owned by
-    # user 1, 4/5/6/7 = every org/person/activity/product (inferred semantics; the real ones are user-defined).
-    kinds = {1: "deals", 2: "deals", 4: "organizations", 5: "persons", 6: "activities", 7: "products"}
-    if kinds.get(filter_id) != entity:
+    # user 1, 4/5/6/7 = every org/person/activity/product, filters added later = every record of their type
+    # (inferred semantics; the real ones are user-defined). A deleted filter is not found.
+    f = next((x for x in ds.filters() if x["id"] == filter_id), None)
+    if f is None or FILTER_ENTITY.get(f["type"]) != entity:
         raise bad_request(f"Filter with id {filter_id} not found or not applicable")
     if filter_id == 1:
         return [], None, ["open"]
@@ -503,6 +508,29 @@ def get_stages(emu, req):
     return page_list(items, p, p.get("sort_by", "id"), p.get("sort_direction", "asc"))
 
 
+def _row_by_id(emu, req, rows):
+    params(req)  # documents no query parameters
+    rid = _path_id(req)
+    with emu.ds.lock:
+        row = next((x for x in rows() if x["id"] == rid), None)
+    if row is None:
+        raise not_found()
+    return Response(200, item_body(row), records=1)
+
+
+# GET /api/v2/pipelines/{id}  (openapi v2 getPipeline; cost 1; inferred: a soft-deleted pipeline is still readable by
+# id, is_deleted true, as the core entities within the 30-day window)
+@route("/api/v2/pipelines/{id}")
+def get_pipeline(emu, req):
+    return _row_by_id(emu, req, lambda: emu.ds.pipelines)
+
+
+# GET /api/v2/stages/{id}  (openapi v2 getStage; cost 1; deleted stages as pipelines)
+@route("/api/v2/stages/{id}")
+def get_stage(emu, req):
+    return _row_by_id(emu, req, lambda: emu.ds.stages)
+
+
 def _field_items(ds, entity):
     if entity == "activities":
         return F.v2_field_items("activities", ds.activity_custom)
@@ -595,7 +623,7 @@ def get_activity_field(emu, req):
 
 def _parent(ds, entity, req) -> int:
     rid = _path_id(req)
-    n = ds.n_users if entity == "users" else ds.tables[entity].n
+    n = len(ds.users) if entity == "users" else ds.tables[entity].n
     if not 1 <= rid <= n:
         raise not_found()  # inferred: unknown parent -> 404 (soft-deleted parents still answer, §2.6)
     return rid

@@ -4,7 +4,7 @@ projects, project templates/fields/changelog/permitted users, tasks, boards, pha
 """
 from __future__ import annotations
 
-from .api_v2 import _int, _parent, _path_id, item_body, page_body, page_rows, params
+from .api_v2 import _int, _parent, _path_id, _row_by_id, item_body, page_body, page_rows, params
 from .common import Response, bad_request, dumps, not_found
 
 ROUTES = []
@@ -223,6 +223,42 @@ def get_boards(emu, req):
     params(req)
     items = emu.ds.boards()
     return Response(200, dumps({"success": True, "data": items, "additional_data": None}), records=len(items))
+
+
+# GET /api/v2/projects/{id}  (openapi v2 getProject; cost 1; archived and status=deleted projects too, inferred)
+@route("/api/v2/projects/{id}")
+def get_project(emu, req):
+    return _row_by_id(emu, req, lambda: emu.ds.projects(copy=False))
+
+
+def _with_null_additional_data(resp: Response) -> Response:
+    resp.body = resp.body[:-1] + b',"additional_data":null}'  # the operation's example carries it
+    return resp
+
+
+# GET /api/v2/tasks/{id}  (openapi v2 getTask; cost 1; inferred: a task of a deleted project answers 404 like the
+# lists, which hide it)
+@route("/api/v2/tasks/{id}")
+def get_task(emu, req):
+    return _with_null_additional_data(_row_by_id(emu, req, lambda: emu.ds.tasks(copy=False)))
+
+
+# GET /api/v2/projectTemplates/{id}  (openapi v2 getProjectTemplate; cost 1)
+@route("/api/v2/projectTemplates/{id}")
+def get_project_template(emu, req):
+    return _with_null_additional_data(_row_by_id(emu, req, emu.ds.project_templates))
+
+
+# GET /api/v2/boards/{id}  (openapi v2 getProjectsBoard; cost 10)
+@route("/api/v2/boards/{id}")
+def get_board(emu, req):
+    return _row_by_id(emu, req, emu.ds.boards)
+
+
+# GET /api/v2/phases/{id}  (openapi v2 getProjectsPhase; cost 10)
+@route("/api/v2/phases/{id}")
+def get_phase(emu, req):
+    return _row_by_id(emu, req, lambda: emu.ds._projects()["phases"])
 
 
 # GET /api/v2/phases?board_id=  (openapi v2 getProjectsPhases; board_id required; inferred: unknown board -> [])

@@ -110,8 +110,12 @@ class CatalogueMixin:
         self._snap: dict = {}  # (entity, id) -> record as generated, kept when mutate() first touches it
         self._mut_deleted: set = set()
         self._change_seq = 0
-        # roles and permission sets are referenced by the users: make users[*].role_id / access match them
-        self.permission_set_ids = [_uuid(f"{self.seed}:permission-set:{i}") for i in range(len(_PERMISSION_SETS))]
+        # roles and permission sets are referenced by the users: make users[*].role_id / access match them.
+        # Both are kept as mutable rows (reference.py changes them; ids never move)
+        self._roles = [{"id": rid, "parent_role_id": parent, "name": name, "level": level}
+                       for rid, parent, name, level in _ROLES]
+        self._psets = [{"id": _uuid(f"{self.seed}:permission-set:{i}"), "name": name, "description": desc, "app": app,
+                        "type": typ} for i, (app, typ, name, desc) in enumerate(_PERMISSION_SETS)]
         ps = self.permission_set_ids
         for u in self.users:
             uid = u["id"]
@@ -127,8 +131,13 @@ class CatalogueMixin:
     def _crng(self, what: str, rid: int) -> Random:
         return Random(D._salt(self.seed, what) + rid)
 
+    @property
+    def permission_set_ids(self) -> list:
+        return [p["id"] for p in self._psets]
+
     def exists(self, entity: str, rid: int) -> bool:
-        return 1 <= rid <= (self.n_users if entity == "users" else self.tables[entity].n)
+        # users: every user listed now (n_users is the count at generation; add_reference("users") adds more)
+        return 1 <= rid <= (len(self.users) if entity == "users" else self.tables[entity].n)
 
     def alive_ids(self, entity: str) -> list:
         """Ids a connector iterating the parent stream sees: not deleted (archived deals included)."""
@@ -406,7 +415,7 @@ class CatalogueMixin:
             for key in ("user_id", "last_update_user_id", "created_by_user_id"):
                 if isinstance(d.get(key), int):
                     users.add(d[key])
-        out = {"user": {str(u): self.rel_user(u) for u in sorted(users) if 1 <= u <= self.n_users}}
+        out = {"user": {str(u): self.rel_user(u) for u in sorted(users) if 1 <= u <= len(self.users)}}
         if entity == "deals":
             d = self.deal(rid)
             out["deal"] = {str(rid): self.rel_deal(rid)}
@@ -542,7 +551,21 @@ class CatalogueMixin:
         return out
 
     def product_image(self, pid: int):
-        """GET /api/v2/products/{id}/images data, or None when the product has no image (-> 404, inferred)."""
+        """GET /api/v2/products/{id}/images data, or None when the product has no image (-> 404, inferred).
+        Images added, replaced or deleted through reference.py win over the generated one."""
+        st = self._refs.get("product_images")
+        if st:
+            if pid in st["gone"]:
+                return None
+            added = next((x for x in st["added"] if x["product_id"] == pid), None)
+            if added is not None:
+                return {**added, **st["over"].get(pid, {})}
+        img = self._product_image_base(pid)
+        if img is not None and st and pid in st["over"]:
+            img = {**img, **st["over"][pid]}
+        return img
+
+    def _product_image_base(self, pid: int):
         r = self._crng("product-image", pid)
         if (r.random() >= 0.4 or pid == 3) and pid != 2:  # product 2 always has an image, product 3 never
             return None
@@ -693,8 +716,12 @@ class CatalogueMixin:
         return out
 
     def project_changelog(self, pid: int) -> list:
-        """GET /api/v2/projects/{id}/changelog items, newest first (openapi example order)."""
-        p = self.project(pid)
+        """GET /api/v2/projects/{id}/changelog items, newest first (openapi example order): the seeded history of
+        the project as generated, then what reference.py changed (newest first)."""
+        logged = self._project_log.get(pid, [])
+        p = self._project_base.get(pid) or self.project(pid)
+        if pid in self._project_added:  # created through add_reference: no seeded history
+            return list(reversed(logged))
         r = self._crng("project-changelog", pid)
         add = calendar.timegm(time.strptime(p["add_time"][:19], "%Y-%m-%dT%H:%M:%S"))
         upd = calendar.timegm(time.strptime(p["update_time"][:19], "%Y-%m-%dT%H:%M:%S"))
@@ -724,7 +751,7 @@ class CatalogueMixin:
             events.append({"change_source": "api" if api else "app", "change_source_user_agent": None if api else _UA,
                            "time": _ms(ts), "new_values": new_values, "old_values": old_values,
                            "actor_user_id": p["owner_id"] if r.random() < 0.6 else 1 + int(r.random() * self.n_users)})
-        return events
+        return list(reversed(logged)) + events
 
     def project_permitted_users(self, pid: int) -> list:
         p = self.project(pid)
@@ -750,7 +777,7 @@ class CatalogueMixin:
         r = Random(f"{self.seed}:mail")
         threads, messages = [], []
         n = max(6, min(self.scale // 8, 3000))  # one mailbox per user: it does not grow with the CRM (inferred)
-        dt, pt = self.tables["deals"], self.tables["persons"]
+        dt = self.tables["deals"]
         for i in range(1, n + 1):
             user = 1 if r.random() < 0.5 else self._owner(r)
             folder = MAIL_FOLDERS[(0, 0, 0, 2, 2, 3, 1)[int(r.random() * 7)]]
@@ -790,11 +817,18 @@ class CatalogueMixin:
                                                messages)
             threads.append({"id": i, "user_id": 1, "folder": folder, "deal_id": None, "person_id": None,
                             "shared": 1, "subject": subject, "messages": tid_msgs, "t0": t0})
-        # link indexes: which messages a deal/person/org mail endpoint lists (private threads of others excluded)
+        hit = {"threads": threads, "messages": messages, "by": self._mail_links(threads)}
+        self._derived["mail"] = hit
+        return hit
+
+    def _mail_links(self, threads) -> dict:
+        """Link indexes: which messages a deal/person/org mail endpoint lists (private threads of others and threads
+        deleted through reference.py excluded)."""
+        dt, pt = self.tables["deals"], self.tables["persons"]
         by = {"deals": {}, "persons": {}, "organizations": {}}
         porg, dorg = pt.cols["org_id"], dt.cols["org_id"]
         for th in threads:
-            if th["user_id"] != 1 and not th["shared"]:
+            if (th["user_id"] != 1 and not th["shared"]) or th.get("deleted"):
                 continue  # §8.11: messages a user marked private are never returned, even to admins
             orgs = set()
             if th["person_id"]:
@@ -807,9 +841,7 @@ class CatalogueMixin:
                     orgs.add(dorg[th["deal_id"] - 1])
             for o in orgs:
                 by["organizations"].setdefault(o, []).extend(th["messages"])
-        hit = {"threads": threads, "messages": messages, "by": by}
-        self._derived["mail"] = hit
-        return hit
+        return by
 
     def _contact_party(self, person: int):
         """A mail party that is a contact person (linked_person_id set); `pid` numbers the party within mail."""
@@ -898,7 +930,8 @@ class CatalogueMixin:
         if key not in mail:
             last = lambda th: mail["messages"][th["messages"][-1] - 1]["ts"]  # noqa: E731
             mail[key] = [th["id"] for th in sorted(
-                (th for th in mail["threads"] if th["user_id"] == 1 and (folder is None or th["folder"] == folder)),
+                (th for th in mail["threads"] if th["user_id"] == 1 and not th.get("deleted")
+                 and (folder is None or th["folder"] == folder)),
                 key=lambda th: (last(th), th["id"]), reverse=True)]
         return mail[key]
 
@@ -948,7 +981,9 @@ class CatalogueMixin:
 
     def mail_thread_owner(self, tid: int):
         threads = self._mail()["threads"]
-        return threads[tid - 1]["user_id"] if 1 <= tid <= len(threads) else None
+        if not 1 <= tid <= len(threads) or threads[tid - 1].get("deleted"):
+            return None  # a thread deleted through reference.py answers 404 like an unknown one (inferred)
+        return threads[tid - 1]["user_id"]
 
     def mail_thread_messages(self, tid: int) -> list:
         """GET /v1/mailbox/mailThreads/{id}/mailMessages items (oldest first, inferred)."""
@@ -985,42 +1020,51 @@ class CatalogueMixin:
     # ---- roles, permission sets, user admin data (v1) ---------------------------------------------------------
     def roles(self) -> list:
         out = []
-        for rid, parent, name, level in _ROLES:
-            out.append({"id": rid, "parent_role_id": parent, "name": name, "active_flag": True,
+        for x in self._roles:
+            rid = x["id"]
+            out.append({"id": rid, "parent_role_id": x["parent_role_id"], "name": x["name"], "active_flag": True,
                         "assignment_count": str(sum(1 for u in self.users if u["role_id"] == rid)),
-                        "sub_role_count": str(sum(1 for x in _ROLES if x[1] == rid)), "level": level})
+                        "sub_role_count": str(sum(1 for y in self._roles if y["parent_role_id"] == rid)),
+                        "level": x["level"]})
         return out
 
     def role(self, rid: int):
-        return next((x for x in _ROLES if x[0] == rid), None)
+        """The role row {id, parent_role_id, name, level}, None for an unknown or deleted role."""
+        return next((x for x in self._roles if x["id"] == rid), None)
 
     def role_assignments(self, rid: int) -> list:
-        _, parent, name, _ = self.role(rid)
-        return [{"user_id": u["id"], "role_id": rid, "parent_role_id": parent, "name": name,
+        role = self.role(rid)
+        return [{"user_id": u["id"], "role_id": rid, "parent_role_id": role["parent_role_id"], "name": role["name"],
                  "active_flag": u["active_flag"], "type": "1"} for u in self.users if u["role_id"] == rid]
 
     def role_settings(self, rid: int) -> dict:
         vis = 7 if rid == 1 else 3 if rid in (2, 5) else 1
-        return {"deal_default_visibility": vis, "lead_default_visibility": vis, "org_default_visibility": 3,
-                "person_default_visibility": 3, "product_default_visibility": 3 if rid != 4 else 1,
-                "deal_access_level": 7 if rid == 1 else 3, "org_access_level": 7 if rid == 1 else 3,
-                "person_access_level": 7 if rid == 1 else 3, "product_access_level": 7 if rid == 1 else 1}
+        out = {"deal_default_visibility": vis, "lead_default_visibility": vis, "org_default_visibility": 3,
+               "person_default_visibility": 3, "product_default_visibility": 3 if rid != 4 else 1,
+               "deal_access_level": 7 if rid == 1 else 3, "org_access_level": 7 if rid == 1 else 3,
+               "person_access_level": 7 if rid == 1 else 3, "product_access_level": 7 if rid == 1 else 1}
+        return self._ref_apply_one("role_settings", rid, out)
 
     def role_pipelines(self, rid: int, visible: bool = True) -> dict:
-        shown, hidden = _ROLE_PIPELINES[rid]
+        # a role created later sees every pipeline; a pipeline created later is visible to every role (inferred:
+        # the UI's defaults for new visibility groups and new pipelines)
+        shown, hidden = _ROLE_PIPELINES.get(rid, ([1, 2, 3], []))
+        shown = list(shown) + [p["id"] for p in self.pipelines if p["id"] > 3]
+        over = self._refs.get("role_pipelines", {}).get("over", {}).get(rid)
+        if over:
+            shown, hidden = over["shown"], over["hidden"]
         return {"pipeline_ids": list(shown if visible else hidden), "visible": visible}
 
     def permission_sets(self) -> list:
-        out = []
-        for i, (app, typ, name, desc) in enumerate(_PERMISSION_SETS):
-            psid = self.permission_set_ids[i]
-            out.append({"id": psid, "name": name, "description": desc, "app": app, "type": typ,
-                        "assignment_count": len(self.permission_set_assignments(psid))})
-        return out
+        return [{**ps, "assignment_count": len(self.permission_set_assignments(ps["id"]))} for ps in self._psets]
+
+    def permission_set(self, psid: str):
+        return next((ps for ps in self._psets if ps["id"] == psid), None)
 
     def permission_set_assignments(self, psid: str) -> list:
         """Users holding the set (from users[*].access); empty -> the endpoint answers 404 (openapi 404 text)."""
-        name = next((ps[2] for i, ps in enumerate(_PERMISSION_SETS) if self.permission_set_ids[i] == psid), None)
+        ps = self.permission_set(psid)
+        name = ps["name"] if ps else None
         return [{"user_id": u["id"], "permission_set_id": psid, "name": name}
                 for u in self.users for a in u["access"] if a["permission_set_id"] == psid]
 
@@ -1060,7 +1104,7 @@ class CatalogueMixin:
                         "http_auth_user": "sync" if wid == 2 else None, "http_auth_password": "••••••" if wid == 2 else None,
                         "remove_reason": reason, "last_delivery_time": _ms(base + 86400 * 30 + wid) if active else None,
                         "last_http_status": 200 if active else 410, "admin_id": 1, "name": name})
-        return out
+        return self._ref_apply("webhooks", out)
 
     def billing_addons(self) -> list:
         return [{"code": "leadbooster_v2"}, {"code": "smart_docs_v2"}, {"code": "campaigns_v2"}]
@@ -1104,7 +1148,7 @@ class CatalogueMixin:
                     "report_ids": [hashlib.md5(f"{self.seed}:report:{i}".encode()).hexdigest()],
                 })
             self._derived["goals"] = hit
-        return loads(dumps(hit))
+        return loads(dumps(self._ref_apply("goals", hit)))
 
     def goals_find(self, q: dict) -> list:
         """GET /v1/goals/find semantics on parsed parameters (values already validated by the handler).
@@ -1193,7 +1237,7 @@ class CatalogueMixin:
     def recent_rows(self, since_ts: int, items=None, now=None) -> list:
         """Sorted keys (ts, item, id, static object or None) of GET /v1/recents (see recents()); cheap to compute,
         so a page renders only its own objects."""
-        now = int(time.time()) if now is None else now
+        now = int(self.clock()) if now is None else now
         lo = max(since_ts, now - MONTH)
         wanted = set(items or RECENT_ITEMS)
         rows = []
@@ -1204,10 +1248,11 @@ class CatalogueMixin:
             for e in idx[bisect_left(idx, (lo + 1) << 32):]:
                 rows.append((e >> 32, item, e & 0xFFFFFFFF, None))
         statics = []
+        # files and filters deleted through reference.py stay in recents with active_flag false (inferred, §4.2)
         if "file" in wanted:
-            statics += [("file", f["id"], f["update_time"], f) for f in self.files()]
+            statics += [("file", f["id"], f["update_time"], f) for f in self.files(with_deleted=True)]
         if "filter" in wanted:
-            statics += [("filter", f["id"], f["update_time"], f) for f in self.filters()]
+            statics += [("filter", f["id"], f["update_time"], f) for f in self.filters(with_deleted=True)]
         if "activityType" in wanted:
             statics += [("activityType", a["id"], a["update_time"], a) for a in self.activity_types()]
         if "pipeline" in wanted:
@@ -1264,9 +1309,9 @@ class CatalogueMixin:
         if parent == "boards":
             return [b["id"] for b in self._projects()["boards"]]
         if parent == "mail_threads":
-            return [th["id"] for th in self._mail()["threads"] if th["user_id"] == 1]
+            return [th["id"] for th in self._mail()["threads"] if th["user_id"] == 1 and not th.get("deleted")]
         if parent == "roles":
-            return [x[0] for x in _ROLES]
+            return [x["id"] for x in self._roles]
         if parent == "permission_sets":
             return list(self.permission_set_ids)
         if parent == "goals":

@@ -148,7 +148,7 @@ class CountsMixin:
     # ---- files and mail -----------------------------------------------------------------------------------------
     def _file_counts(self, col: str) -> dict:
         files = self.files()
-        return self._memo(("file-counts", col), id(files), lambda: _count_by(f[col] for f in files))
+        return self._memo(("file-counts", col), self._files_version, lambda: _count_by(f[col] for f in files))
 
     def _mail_stats(self, entity: str) -> dict:
         """rid -> (messages listed, newest received ts, newest sent ts); mail does not change after generation."""
@@ -209,11 +209,88 @@ class CountsMixin:
                 out[name] = row[1] + row[2] if status == "closed" else row[_STATUS_NAMES.index(status)]
         return out
 
+    # ---- deals summary (v1) ---------------------------------------------------------------------------------------
+    def _deal_money(self, did: int):
+        """(value, currency, probability or None) of one deal, kept in the deals table's per-record cache: mutate()
+        invalidates exactly the rows it changes, so after a change only those are drawn again (a cold pass draws
+        every deal's generator head: ~25 µs a deal)."""
+        per = self.tables["deals"].cache.get("money")
+        if per is None:
+            per = self.tables["deals"].cache["money"] = {}
+        hit = per.get(did)
+        if hit is None:
+            hit = per[did] = self.deal_money(did)
+        return hit
+
+    def deals_summary(self, archived: bool = False, statuses=None, owner_id=None, pipeline_id=None,
+                      stage_id=None) -> dict:
+        """data of GET /v1/deals/summary (archived=False: not archived) and /v1/deals/summary/archived (openapi v1
+        getDealsSummary / getArchivedDealsSummary). Deleted deals never count; `statuses`: some of open/won/lost
+        (None: all three). Groups by deal currency; converted values are in the company default currency (EUR, the users'
+        default_currency) at the fixed rates CONVERSION (inferred: the emulator has no exchange-rate feed)."""
+        t = self.tables["deals"]
+        c, flags = t.cols, t.flags
+        want = D.ARCHIVED if archived else 0
+        codes = {_STATUS_NAMES.index(x) for x in (statuses if statuses is not None else _STATUS_NAMES)}
+        groups: dict = {}
+        stage_prob = {st["id"]: st["deal_probability"] for st in self.stages}
+        for k in range(t.n):
+            f = flags[k]
+            if f & D.DELETED or f & D.ARCHIVED != want:
+                continue
+            if c["status"][k] not in codes:
+                continue
+            if (owner_id is not None and c["owner_id"][k] != owner_id) or (
+                    pipeline_id is not None and c["pipeline_id"][k] != pipeline_id) or (
+                    stage_id is not None and c["stage_id"][k] != stage_id):
+                continue
+            value, cur, prob = self._deal_money(k + 1)
+            # weighted = value x probability, the stage's deal_probability when the deal has none (as v1 deals)
+            weighted = round(value * (prob if prob is not None else stage_prob[c["stage_id"][k]]) / 100, 2)
+            g = groups.setdefault(cur, [0.0, 0, 0.0])
+            g[0] += value
+            g[1] += 1
+            g[2] += weighted
+        values, weighted_values = {}, {}
+        total = total_weighted = 0.0
+        for cur in sorted(groups):
+            value, count, weighted = groups[cur]
+            converted = round(value * CONVERSION[cur], 2)
+            total += converted
+            total_weighted += weighted * CONVERSION[cur]
+            values[cur] = {"value": round(value, 2), "count": count, "value_converted": converted,
+                           "value_formatted": money_str(value, cur),
+                           "value_converted_formatted": money_str(converted, DEFAULT_CURRENCY)}
+            weighted_values[cur] = {"value": round(weighted, 2), "count": count,
+                                    "value_formatted": money_str(weighted, cur)}
+        total, total_weighted = round(total, 2), round(total_weighted, 2)
+        return {"values_total": values, "weighted_values_total": weighted_values,
+                "total_count": sum(g[1] for g in groups.values()), "total_currency_converted_value": total,
+                "total_weighted_currency_converted_value": total_weighted,
+                "total_currency_converted_value_formatted": money_str(total, DEFAULT_CURRENCY),
+                "total_weighted_currency_converted_value_formatted": money_str(total_weighted, DEFAULT_CURRENCY)}
+
     def activity_due(self, aid):
         """Due date of an activity as YYYY-MM-DD (v1 next/last_activity_date), None for no activity."""
         if aid is None:
             return None
         return v2_time(self.tables["activities"].cols["due"][aid - 1])[:10]
+
+
+# /v1/deals/summary: value of one unit of each currency in the company default currency (inferred fixed rates)
+DEFAULT_CURRENCY = "EUR"
+CONVERSION = {"EUR": 1.0, "USD": 0.92, "GBP": 1.17, "JPY": 0.0062, "CHF": 1.04}
+_PREFIX = {"EUR": "€", "USD": "US$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
+_DECIMALS = {"JPY": 0}
+
+
+def money_str(value: float, currency: str) -> str:
+    """Formatted like the getDealsSummary example ("€10", "US$11.10"): prefix, thousands separators, the currency's
+    decimals unless the amount is whole (inferred from the example's mixed forms)."""
+    dp = _DECIMALS.get(currency, 2)
+    value = round(value, dp)
+    text = f"{value:,.0f}" if dp == 0 or float(value).is_integer() else f"{value:,.{dp}f}"
+    return _PREFIX.get(currency, currency + " ") + text
 
 
 def _count_by(values) -> dict:

@@ -25,6 +25,7 @@ from . import fields as F
 from .catalogue import CATALOGUE, CatalogueMixin
 from .counts import CountsMixin
 from .common import date_str, dumps, loads, ms_time, v1_time, v2_time
+from .reference import ReferenceMixin
 from .v1_objects import V1ObjectsMixin
 
 START = calendar.timegm((2019, 1, 1, 0, 0, 0))
@@ -111,23 +112,35 @@ def _mix(x: int) -> int:
     return x ^ (x >> 31)
 
 
-class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
-    """The account. Secondary data sets (history, children, projects, mail, admin, goals, recents) live in
-    catalogue.CatalogueMixin; per-record counts (include_fields) in counts.CountsMixin; v1 shapes of the core
-    records in v1_objects.V1ObjectsMixin."""
+MAX_USERS = 50
 
-    def __init__(self, seed: int = 42, scale: int = 200, cache_bytes: int = 2 << 30):
+
+class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin, ReferenceMixin):
+    """The account. Secondary data sets (history, children, projects, mail, admin, goals, recents) live in
+    catalogue.CatalogueMixin; per-record counts (include_fields) and the deals summary in counts.CountsMixin; v1
+    shapes of the core records in v1_objects.V1ObjectsMixin; changes to reference data (change_reference,
+    add_reference, delete_reference) in reference.ReferenceMixin.
+
+    `users`: number of users (1..MAX_USERS); None keeps the scale formula min(20, 3 + scale // 1000), so every
+    existing seed keeps its account. `clock`: a callable giving epoch seconds (default time.time); it stamps every
+    change (mutate, delete/restore, reference changes) and is the "now" of /v1/recents' one-month window."""
+
+    def __init__(self, seed: int = 42, scale: int = 200, cache_bytes: int = 2 << 30, *, users=None, clock=None):
+        if users is not None and (isinstance(users, bool) or not isinstance(users, int)
+                                  or not 1 <= users <= MAX_USERS):
+            raise ValueError(f"users must be an integer from 1 to {MAX_USERS}, got {users!r}")
         self.seed, self.scale = seed, max(1, int(scale))
+        self.clock = clock or time.time
         self.lock = threading.RLock()
         self.cache_bytes, self._cached = cache_bytes, 0
         self.start, self.span = START, SPAN
         self.currency_codes = [c[1] for c in _CURRENCIES]
         self.mutations = 0
-        self._activity_type_over: dict = {}  # id -> fields changed by delete_records("activity_types", ...)
+        self._init_reference()  # reference.py: per-kind overrides / additions / removals
         self._upd_before_delete: dict = {}  # (entity, row) -> update_time a restore puts back
         s = self.scale
         self.base_n = {
-            "users": min(20, 3 + s // 1000), "organizations": max(1, s // 2), "persons": s, "deals": s,
+            "users": users if users is not None else min(20, 3 + s // 1000), "organizations": max(1, s // 2), "persons": s, "deals": s,
             "products": max(5, s // 20), "leads": max(3, s // 4), "activities": s, "notes": max(3, s // 2),
         }
         self.n_users = self.base_n["users"]
@@ -140,6 +153,7 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
         for e in F.CUSTOM_ENTITIES:
             self.custom[e] = F.build_custom_fields(seed, e, opt_base, START)
             opt_base += 1000
+        self._custom_gen = {e: list(fl) for e, fl in self.custom.items()}  # as generated: the value draws follow it
         self.custom_by_key = {e: {f.key: f for f in fl} for e, fl in self.custom.items()}
         self.pools = {}  # read by F.custom_value; values are shared, so records must be treated as read-only
         for fl in self.custom.values():
@@ -381,48 +395,77 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
         return f"{_PRODUCTS[x % len(_PRODUCTS)]} #{pid}"
 
     def _custom(self, r: Random, entity: str) -> dict:
-        return {f.key: F.custom_value(r, f, self) for f in self.custom[entity]}
+        # values are drawn over the fields as generated, so adding or deleting a field (reference.py) leaves every
+        # other field's value as it was; then the current definitions decide which keys the record carries
+        values = {f.key: F.custom_value(r, f, self) for f in self._custom_gen[entity]}
+        if entity in self._fields_touched:
+            values = {f.key: values.get(f.key) for f in self.custom[entity]}
+        return values
 
     def _apply(self, t: Table, rid: int, rec: dict) -> dict:
         ov = t.over.get(rid)
         if ov:
             for k, v in ov.items():
                 if k == "custom_fields":
-                    rec["custom_fields"] = {**rec["custom_fields"], **v}
+                    merged = {**rec["custom_fields"], **v}
+                    if t.name in self._fields_touched:  # values of a deleted field are gone
+                        live = self.custom_by_key[t.name]
+                        merged = {key: val for key, val in merged.items() if key in live}
+                    rec["custom_fields"] = merged
                 else:
                     rec[k] = v
         return rec
 
     # ---- record builders (v2 shapes, openapi v2 response schemas; leads/notes in v1 shapes) -----------------
-    def deal(self, did: int) -> dict:
+    def _deal_head(self, did: int):
+        """The first draws of a deal's generator, in deal()'s order (the money summary needs only these, without
+        rendering the record): (rng, closed, lost reason, stage change, arr, creator, value, archive ts, probability)."""
         t = self.tables["deals"]
         k, c = did - 1, t.cols
         r = self._rng("deals", did)
         rnd = r.random
         add, upd0, fl = t.add[k], t.upd0[k], t.flags[k]
-        st = STATUS[c["status"][k]]
         span = max(1, upd0 - add)
         # draw the same numbers whatever the (mutable) status, so a status change alters nothing else
         closed = add + int(span * rnd())
         reason = _pick(rnd, _LOST_REASONS)
-        if st == "open":
-            closed = None
         stage_change = add + int(span * rnd()) if rnd() < 0.6 else None
         nprod = c["n_products"][k]
         if self.products_as_generated:  # showcase deals draw as generated, whatever products they were given
             nprod = self.products_as_generated.get(did, nprod)
         arr = round(_uniform(rnd, 1000, 50000), 2) if nprod and rnd() < 0.5 else None
+        creator = self._owner(r)
+        value = round(_uniform(rnd, 0, 250000), 2) if rnd() < 0.9 else 0
+        archived = add + int(span * rnd()) if fl & ARCHIVED else None
+        probability = _randint(rnd, 0, 100) if rnd() < 0.3 else None
+        return r, closed, reason, stage_change, arr, creator, value, archived, probability
+
+    def deal_money(self, did: int):
+        """(value, currency, probability) of a deal as deal() renders it, overrides included; cheap."""
+        _, _, _, _, _, _, value, _, probability = self._deal_head(did)
+        ov = self.tables["deals"].over.get(did) or {}
+        return ov.get("value", value), self.deal_currency(did), ov.get("probability", probability)
+
+    def deal(self, did: int) -> dict:
+        t = self.tables["deals"]
+        k, c = did - 1, t.cols
+        r, closed, reason, stage_change, arr, creator, value, archived, probability = self._deal_head(did)
+        rnd = r.random
+        add, fl = t.add[k], t.flags[k]
+        st = STATUS[c["status"][k]]
+        if st == "open":
+            closed = None
         rec = {
-            "id": did, "title": self.deal_title(did), "creator_user_id": self._owner(r), "owner_id": c["owner_id"][k],
-            "value": round(_uniform(rnd, 0, 250000), 2) if rnd() < 0.9 else 0,
+            "id": did, "title": self.deal_title(did), "creator_user_id": creator, "owner_id": c["owner_id"][k],
+            "value": value,
             "person_id": c["person_id"][k] or None, "org_id": c["org_id"][k] or None,
             "stage_id": c["stage_id"][k], "pipeline_id": c["pipeline_id"][k], "currency": self.deal_currency(did),
-            "archive_time": v2_time(add + int(span * rnd())) if fl & ARCHIVED else None,
+            "archive_time": v2_time(archived),
             "add_time": v2_time(add), "update_time": v2_time(t.upd[k]),
             "stage_change_time": v2_time(stage_change),
             "status": "deleted" if fl & DELETED else st, "is_archived": bool(fl & ARCHIVED),
             "is_deleted": bool(fl & DELETED),
-            "probability": _randint(rnd, 0, 100) if rnd() < 0.3 else None,
+            "probability": probability,
             "lost_reason": reason if st == "lost" else None,
             "visible_to": _pick(rnd, (3, 3, 3, 1, 5, 7)),
             "close_time": v2_time(closed),
@@ -560,7 +603,7 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
         name = self._base_org_name(org) if org else " ".join(self._base_person_names(person))
         rec = {
             "id": self.lead_uuids[k], "title": f"{name} lead", "owner_id": c["owner_id"][k],
-            "creator_id": self._owner(r), "label_ids": sorted(_pick(rnd, self.lead_label_sets)),
+            "creator_id": self._owner(r), "label_ids": self._live_lead_labels(sorted(_pick(rnd, self.lead_label_sets))),
             "person_id": person or None, "organization_id": org or None,
             "source_name": _pick(rnd, _LEAD_SOURCES), "origin": _pick(rnd, ("ManuallyCreated", "API", "Import")),
             "origin_id": None, "channel": _pick(rnd, (None, None, 52)), "channel_id": None, "source_deal_id": None,
@@ -697,7 +740,8 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
         sales lead), and the others follow each other now and then -- so some users have several followers."""
         r = Random(_salt(self.seed, "user-followers") + uid)
         users = [v for v in self.active_users if v != uid and (v == 1 or uid == 2 or r.random() < 0.3)]
-        return [{"user_id": u, "add_time": v2_time(START + 86400 * (j + 1) + 3600 * u)} for j, u in enumerate(users)]
+        out = [{"user_id": u, "add_time": v2_time(START + 86400 * (j + 1) + 3600 * u)} for j, u in enumerate(users)]
+        return self._ref_children("user_followers", uid, out, key="user_id")
 
     def _offsets(self, entity: str, col: str) -> array:
         t = self.tables[entity]
@@ -755,7 +799,7 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
             out.append({"id": vid, "name": f"{self.product_name(pid)} – {('S', 'M', 'XL')[j]}", "product_id": pid,
                         "prices": [{"product_variation_id": vid, "price": price, "currency": "EUR",
                                     "cost": round(price / 2, 2), "direct_cost": None, "notes": ""}]})
-        return out
+        return self._ref_children("product_variations", pid, out)
 
     def counts(self, src: str, col: str, where=None) -> dict:
         """Per-parent counts of child rows (for include_fields *_count); cached per child-table version."""
@@ -775,8 +819,18 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
         return out
 
     # ---- v1 files / call logs / filters (small, static) ------------------------------------------------------
-    def files(self) -> list:
+    def files(self, with_deleted: bool = False) -> list:
+        """GET /v1/files items with the reference changes applied (reference.py); with_deleted=True adds the files
+        deleted through delete_reference, as /v1/recents still shows them (active_flag false)."""
+        if with_deleted:
+            return self._ref_apply("files", self._files_base(), keep_gone=True)
         if "files" not in self._derived:
+            self._derived["files"] = self._ref_apply("files", self._files_base())
+            self._files_version = getattr(self, "_files_version", 0) + 1  # counts.py memoises per version
+        return self._derived["files"]
+
+    def _files_base(self) -> list:
+        if "files-base" not in self._derived:
             r = Random(f"{self.seed}:files")
             out = []
             for i in range(1, max(3, self.scale // 20) + 1):
@@ -804,8 +858,8 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
                     "url": f"https://{self.company_domain}.pipedrive.com/v1/files/{i}/download",
                     "name": f"file {i}", "description": "",
                 })
-            self._derived["files"] = out
-        return self._derived["files"]
+            self._derived["files-base"] = out
+        return self._derived["files-base"]
 
     def call_logs(self) -> list:
         if "call_logs" not in self._derived:
@@ -825,24 +879,26 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
                     "note": r.choice(("Rückruf vereinbart", "No answer", "Перезвонить")),
                 })
             self._derived["call_logs"] = out
-        return self._derived["call_logs"]
+        return self._ref_apply("call_logs", self._derived["call_logs"])
 
-    def filters(self) -> list:
+    def filters(self, with_deleted: bool = False) -> list:
+        """GET /v1/filters items (reference changes applied); with_deleted: as for files()."""
         base = START - 86400 * 10
         specs = ((1, "All open deals", "deals"), (2, "Meine Deals", "deals"), (3, "Hot leads 🔥", "leads"),
                  (4, "Organisations in Europe", "org"), (5, "Все контакты", "people"), (6, "Today's activities", "activity"),
                  (7, "Active products", "products"))
-        return [{"id": fid, "name": name, "filter_code": None, "is_editable": True, "active_flag": True, "type": typ,
-                 "temporary_flag": None, "user_id": 1, "add_time": v1_time(base + fid * 60),
-                 "update_time": v1_time(base + fid * 120), "visible_to": "7", "last_used_time": None,
-                 "custom_view_id": None} for fid, name, typ in specs]
+        return self._ref_apply("filters", [
+            {"id": fid, "name": name, "filter_code": None, "is_editable": True, "active_flag": True, "type": typ,
+             "temporary_flag": None, "user_id": 1, "add_time": v1_time(base + fid * 60),
+             "update_time": v1_time(base + fid * 120), "visible_to": "7", "last_used_time": None,
+             "custom_view_id": None} for fid, name, typ in specs], keep_gone=with_deleted)
 
     def activity_types(self) -> list:
         base = START - 86400 * 20
-        return [{"id": i, "order_nr": i, "name": name, "key_string": key, "icon_key": icon, "active_flag": True,
-                 "color": "FFFFFF", "is_custom_flag": i == 7, "add_time": v1_time(base + i * 60),
-                 "update_time": v1_time(base + i * 120), **self._activity_type_over.get(i, {})}
-                for i, name, key, icon in _ACTIVITY_TYPES]
+        return self._ref_apply("activity_types", [
+            {"id": i, "order_nr": i, "name": name, "key_string": key, "icon_key": icon, "active_flag": True,
+             "color": "FFFFFF", "is_custom_flag": i == 7, "add_time": v1_time(base + i * 60),
+             "update_time": v1_time(base + i * 120)} for i, name, key, icon in _ACTIVITY_TYPES])
 
     def currencies(self) -> list:
         return [{"id": i, "code": code, "name": name, "decimal_points": dp, "symbol": sym, "active_flag": True,
@@ -862,6 +918,8 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
                 return {s["id"]: dict(s) for s in self.stages}
             if entity == "users":
                 return {u["id"]: dict(u) for u in self.users}
+            if entity in self.REFERENCE_TRUTH:  # reference data (reference.py): what its list endpoint serves
+                return {k: loads(dumps(v)) for k, v in self.REFERENCE_TRUTH[entity](self).items()}
             t = self.tables[entity]
             out = {}
             for k in range(t.n):
@@ -876,7 +934,7 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
         with self.lock:
             self.mutations += 1
             r = Random(f"{self.seed}:mutation:{self.mutations}")
-            now = int(time.time())
+            now = int(self.clock())
             summary = {}
             for entity in entities or MAIN_ENTITIES:
                 t = self.tables[entity]
@@ -888,21 +946,21 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
                 updated, deleted, added = [], [], []
                 logged = entity in ("deals", "persons", "organizations")  # field history (catalogue.py)
                 for k in picked[:n_upd]:
-                    ts = now if same_second else int(time.time())
+                    ts = now if same_second else int(self.clock())
                     before = self.record(entity, k + 1) if logged else None
                     self._update(entity, t, k, r, ts)
                     if logged:
                         self._log_update(entity, k + 1, before, self._after_update(entity, k + 1, before), ts)
                     updated.append(k)
                 for k in picked[n_upd:]:
-                    ts = now if same_second else int(time.time())
+                    ts = now if same_second else int(self.clock())
                     t.flags[k] |= DELETED
                     self._stamp(t, k, ts, r)
                     if logged:
                         self._log_delete(entity, k + 1, ts)
                     deleted.append(k)
                 for _ in range(add):
-                    ts = now if same_second else int(time.time())
+                    ts = now if same_second else int(self.clock())
                     added.append(self._add(entity, t, r, ts))
                 t.version += 1
                 for k in updated + deleted:
@@ -911,6 +969,7 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
                     # notes and files embed the current deal title / person / org name (a join, no update_time
                     # bump on the note): drop their rendered copies so they show the new names
                     self.tables["notes"].cache.clear()
+                    self._derived.pop("files-base", None)
                     self._derived.pop("files", None)
                 ident = (lambda k: self.lead_uuids[k]) if entity == "leads" else (lambda k: k + 1)
                 summary[entity] = {"updated": [ident(k) for k in updated], "deleted": [ident(k) for k in deleted],
@@ -922,7 +981,7 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
         DELETE /v1/{notes,leads,activityTypes}/{id} leave behind: a soft delete stamped now (§2.6). Activity types
         are only marked inactive and stay listed (openapi v1 deleteActivityType "Marks an activity type as deleted").
         Returns the ids deleted."""
-        now = int(time.time())
+        now = int(self.clock())
         done = []
         with self.lock:
             self.mutations += 1
@@ -931,7 +990,7 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin):
                     row = getattr(self, entity)[rid - 1]
                     row.update(is_deleted=True, update_time=v2_time(now))
                 elif entity == "activity_types":
-                    self._activity_type_over[rid] = {"active_flag": False, "update_time": v1_time(now)}
+                    self._ref_write("activity_types", rid, {"active_flag": False, "update_time": v1_time(now)})
                 else:
                     t = self.tables[entity]
                     k = self.lead_index[rid] if entity == "leads" else rid - 1

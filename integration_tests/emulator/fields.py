@@ -172,13 +172,15 @@ def v2_subfields(field_type: str, name: str):
 
 
 class CustomField:
-    __slots__ = ("key", "name", "type", "options", "deleted_options", "order", "add_time")
+    __slots__ = ("key", "name", "type", "options", "deleted_options", "order", "add_time", "update_time")
 
-    def __init__(self, key, name, ftype, options, deleted_options, order, add_time):
+    def __init__(self, key, name, ftype, options, deleted_options, order, add_time, update_time=None):
         self.key, self.name, self.type = key, name, ftype
         self.options = options  # list of (int id, label, color)
         self.deleted_options = deleted_options  # options removed from the field but still on old records
+        # order: position at creation -- also fixes the v1 id, which a later deletion must not shift (inferred)
         self.order, self.add_time = order, add_time
+        self.update_time = update_time if update_time is not None else add_time
 
 
 def build_custom_fields(seed: int, entity: str, id_base: int, start_ts: int) -> list:
@@ -404,11 +406,13 @@ def v1_field_items(builtins: list, custom: list, start_ts: int, id_offset: int =
         fid += 1
         items.append(_v1_item(fid, code, name, _V1_TYPE.get(ftype, ftype), start_ts, False,
                               [{"id": oid, "label": lab} for oid, lab in options] if options else None, None))
+    n_builtin = fid
     for f in custom:
-        fid += 1
+        fid = n_builtin + f.order + 1  # stable: deleting a field leaves the other ids as they were
         opts = [{"id": o[0], "label": o[1]} for o in f.options] if f.options else None
         deleted = [{"id": o[0], "label": o[1]} for o in f.deleted_options] or None
         item = _v1_item(fid, f.key, f.name, f.type, f.add_time, True, opts, deleted)
+        item["update_time"] = v1_time(f.update_time)
         sub = v1_subfields(f)
         if sub:
             item["subfields"] = sub

@@ -1,5 +1,9 @@
 """Test hooks outside the API namespace (no auth, no rate limits): /_emulator/{mutate, delete, restore, truth,
-catalogue_truth, stats, stats/reset, faults, budget/new_day, oauth/...}.
+catalogue_truth, stats, stats/reset, faults, budget/new_day, oauth/..., reference/{change,add,delete}, clock}.
+
+POST /_emulator/reference/change {"kind": ..., "id": optional}, /reference/add {"kind": ..., "parent": optional},
+/reference/delete {"kind": ..., "id": ...} answer {"id": <id>}; a refused change (reference.REFUSED) is a 400.
+GET /_emulator/clock answers {"now": epoch seconds}.
 
 Also home of the request statistics and the fault injector, which the hooks expose.
 """
@@ -163,6 +167,14 @@ def handle(emu, req) -> Response:
         if path in ("/delete", "/restore") and req.method == "POST":
             act = emu.delete_records if path == "/delete" else emu.restore_records
             return _json({"done": act(body["entity"], body["ids"])})
+        if path == "/reference/change" and req.method == "POST":
+            return _json({"id": emu.change_reference(body["kind"], body.get("id"))})
+        if path == "/reference/add" and req.method == "POST":
+            return _json({"id": emu.add_reference(body["kind"], body.get("parent"))})
+        if path == "/reference/delete" and req.method == "POST":
+            return _json({"id": emu.delete_reference(body["kind"], body["id"])})
+        if path == "/clock" and req.method == "GET":
+            return _json({"now": emu.clock()})
         if path == "/truth" and req.method == "GET":
             res = emu.truth(q["entity"])
             return _json({str(k): v for k, v in res.items()} if isinstance(res, dict) else res)

@@ -70,17 +70,23 @@ class Emulator:
 
     def __init__(self, seed: int = 42, scale: int = 200, api_tokens=("test-token",), oauth_clients=None,
                  burst_limit=None, daily_budget=None, *, access_token_ttl: int = 3599, block_after: int = 10,
-                 block_seconds: float = 5.0, timezone: str = "UTC", clock=None, cache_bytes: int = 2 << 30):
+                 block_seconds: float = 5.0, timezone: str = "UTC", clock=None, cache_bytes: int = 2 << 30,
+                 users=None):
         """`daily_budget`: the company's tokens per day, shared by all its API tokens and OAuth grants (None: no
-        budget, no daily headers). `timezone`: the server zone whose midnight resets it; `clock`: a callable giving
-        epoch seconds (default time.time), so tests can move the day (see rate_limit.py)."""
-        self.ds = Dataset(seed, scale, cache_bytes)
+        budget, no daily headers). `timezone`: the server zone whose midnight resets it. `clock`: a callable giving
+        epoch seconds (default time.time): the one clock of the account -- it decides the budget day (see
+        rate_limit.py), stamps every change (mutate, delete/restore, reference changes) and is the "now" of
+        /v1/recents' one-month window; `emu.clock()` reads it. `users`: number of users, 1..50 (None: the scale
+        formula min(20, 3 + scale // 1000))."""
+        self._clock = clock or time.time
+        self.ds = Dataset(seed, scale, cache_bytes, users=users, clock=self._clock)
         clients = {"client-id": "client-secret"} if oauth_clients is None else oauth_clients
         self.auth = Auth(api_tokens, clients, lambda: self.base_url, access_token_ttl)
         self._limits = {"burst_limit": burst_limit, "daily_budget": daily_budget, "block_after": block_after,
                         "block_seconds": block_seconds}
         self.stats_ = hooks.Stats()
-        self.limiter = RateLimiter(**self._limits, timezone=timezone, clock=clock, on_new_day=self.stats_.start_day)
+        self.limiter = RateLimiter(**self._limits, timezone=timezone, clock=self._clock,
+                                   on_new_day=self.stats_.start_day)
         self.stats_.day, self.stats_.date = self.limiter.day, self.limiter.date.isoformat()
         self.stats_.reset()
         self.faults = hooks.Faults()
@@ -118,6 +124,10 @@ class Emulator:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # ---- hooks (also over HTTP under /_emulator/) -----------------------------------------------------------
+    def clock(self) -> float:
+        """The account's clock (epoch seconds): Emulator(clock=...) or time.time."""
+        return self._clock()
+
     def truth(self, entity: str) -> dict:
         return self.ds.truth(entity)
 
@@ -135,6 +145,19 @@ class Emulator:
 
     def restore_records(self, entity: str, ids) -> list:
         return self.ds.restore_records(entity, ids)
+
+    def change_reference(self, kind: str, rid=None):
+        """Edit one reference item (rid None: a deterministic pick): a visible field changes and its own timestamp,
+        if any, becomes the clock's now. Returns its id. Kinds and semantics: reference.py."""
+        return self.ds.change_reference(kind, rid)
+
+    def add_reference(self, kind: str, parent=None):
+        """Create one reference item (`parent`: for child kinds, the parent to add it to); returns its id."""
+        return self.ds.add_reference(kind, parent)
+
+    def delete_reference(self, kind: str, rid):
+        """What the documented DELETE (or deactivation) leaves behind for item `rid`; returns its id."""
+        return self.ds.delete_reference(kind, rid)
 
     def stats(self) -> dict:
         """Request counters since the last reset_stats(): totals, per path, and `today` (the current budget day:
