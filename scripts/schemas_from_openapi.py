@@ -97,6 +97,7 @@ CHILDREN = {
     "user_role_settings": ("role_settings", {"user_id": INT}),
     "user_role_assignments": ("role_assignments", {}),
     "lead_fields": ("v1_fields", {}),
+    "leads_archived": ("leads", {}),
     "organization_relationships": ("organization_relationships_base", {"org_id": INT}),
     "projects_archived": ("projects", {}),
     "project_fields": ("fields", {}),
@@ -121,6 +122,23 @@ EXTRA = {
     "users": {"_ab_cdc_deleted_at": {"type": ["null", "string"], "format": "date-time",
                                      "description": "Set on a user Pipedrive reports as deleted: its modified time."}},
 }
+# Streams whose records carry the time they were read as their cursor (components.ReadTime): reference data and
+# children without a time of their own.
+READ_TIME = {"_ab_refreshed_at": {"type": ["null", "string"], "format": "date-time",
+                                  "description": "When this sync read the record: its cursor (the record carries no time of its own)."}}
+READ_TIME_STREAMS = ("currencies", "goals", "roles", "permission_sets", "webhooks", "lead_labels", "lead_sources", "boards",
+                     "project_templates", "leads_archived", "call_logs", "fields", "project_fields", "lead_fields",
+                     "note_fields", "deal_installments", "product_variations", "user_followers", "user_permissions",
+                     "user_role_assignments", "user_role_settings", "role_assignments", "role_settings", "role_pipelines",
+                     "permission_set_assignments", "phases")
+# Streams read whole in incremental mode, which emit what vanished since their last read as a deletion record.
+GONE = {"_ab_cdc_deleted_at": {"type": ["null", "string"], "format": "date-time",
+                               "description": "Set only on a deletion record: when a sync found the record gone."}}
+GONE_STREAMS = ("currencies", "goals", "roles", "permission_sets", "webhooks", "lead_labels", "lead_sources", "boards",
+                "project_templates", "leads_archived", "call_logs", "fields", "project_fields", "lead_fields",
+                "note_fields", "role_assignments", "role_settings", "role_pipelines", "permission_set_assignments",
+                "phases", "files", "filters", "projects", "projects_archived", "tasks")
+IS_DELETED = {"is_deleted": {"type": ["null", "boolean"], "description": "True only on a deletion record."}}
 DATE_FIELDS = {"expected_close_date", "due_date", "local_won_date", "local_lost_date", "local_close_date"}
 
 
@@ -184,6 +202,11 @@ def main():
         out[stream] = {"properties": props}
     for shared in SHARED_ONLY:
         del out[shared]
+    for stream in READ_TIME_STREAMS:
+        out[stream]["properties"].update(READ_TIME)
+    for stream in GONE_STREAMS:
+        props = out[stream]["properties"]
+        props.update({k: v for k, v in {**GONE, **IS_DELETED}.items() if k not in props or k == "_ab_cdc_deleted_at"})
     # One line per field, as the house style asks, so a schema reads like a table.
     for stream, schema in out.items():
         print(f"  {stream}:")

@@ -99,6 +99,17 @@ def release_body(response: requests.Response) -> None:
         response._content = b""
 
 
+def response_with_body(status: int, headers: Any, body: bytes, url: str) -> Optional[requests.Response]:
+    """A fresh response carrying a body read before (components.SharedPages hands one page to several streams).
+    requests has no public way to build a response with a body. (requests.Response._content, checked at import.)"""
+    if not _RELEASES_BODIES:
+        return None
+    response = requests.Response()
+    response.status_code, response.url, response._content = status, url, body
+    response.headers.update(headers)
+    return response
+
+
 def message_output() -> Any:
     """The CDK's buffered stdout for Airbyte messages (airbyte_cdk.logger.PRINT_BUFFER, which the CDK's own logger
     writes to), entered around a run so that records, states and logs share one buffer; stdout as it is otherwise."""

@@ -3,6 +3,7 @@ live in custom_fields.py; the daily budget in sync.py; incremental reads that sa
 
 import datetime
 import itertools
+import logging
 import random
 import re
 import time
@@ -28,13 +29,16 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 from source_pipedrive import adapters
+from source_pipedrive.budget import as_text, parse_time, utc_now
 from source_pipedrive.custom_fields import CustomFieldMap
 from source_pipedrive.sync import Sync
 
+_LOGGER = logging.getLogger("airbyte")
 _PARSED = "_pipedrive_body"  # where a response keeps its body once decoded, for the extractor and the paginator
 SHARED_PARENT_LIST_SIZE = 1_000  # parent lists up to this long are read once per sync for all their child streams
 SETTLED_SECONDS = 600  # an update_time this much older than a read, allowing for clock skew, gets no more records
 _V1_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+DEFAULT_REFRESH_HOURS = 24.0  # the spec's default for reference_refresh_hours
 
 
 def parsed_body(response: requests.Response) -> Any:
@@ -101,6 +105,67 @@ class BudgetGate(DeclarativeAuthenticator):
 
     def get_request_params(self) -> Mapping[str, Any]:
         return self.inner.get_request_params()
+
+
+@dataclass
+class SharedPages(Requester):
+    """A list several streams of one sync read (a stream and the parent list of its children: mail threads, projects,
+    users, roles …): each page is requested once and its answer handed to every stream that asks for the same URL
+    and parameters. Only successful pages are kept, for this sync only. Used by definitions.shared_requester.
+    """
+
+    inner: Requester
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def send_request(self, stream_state: Any = None, stream_slice: Any = None, next_page_token: Any = None,
+                     path: Any = None, request_headers: Any = None, request_params: Any = None,
+                     request_body_data: Any = None, request_body_json: Any = None, log_formatter: Any = None) -> Any:
+        params = {**self.inner.get_request_params(stream_state=stream_state, stream_slice=stream_slice,
+                                                  next_page_token=next_page_token), **(request_params or {})}
+        url = path or self.inner.get_url(stream_slice=stream_slice, next_page_token=next_page_token)
+        key = ("page", url, tuple(sorted((k, str(v)) for k, v in params.items())))
+        sync = Sync.current()
+        with sync.lock_for(key):
+            kept = sync.pages.get(key)
+            if kept is not None:
+                shared = adapters.response_with_body(*kept)
+                if shared is not None:
+                    return shared
+            response = self.inner.send_request(
+                stream_state=stream_state, stream_slice=stream_slice, next_page_token=next_page_token, path=path,
+                request_headers=request_headers, request_params=request_params, request_body_data=request_body_data,
+                request_body_json=request_body_json, log_formatter=log_formatter)
+            if response is not None and 200 <= response.status_code < 300 and response.content:
+                sync.pages[key] = (response.status_code, dict(response.headers), response.content, response.url)
+            return response
+
+    def get_authenticator(self) -> Any:
+        return self.inner.get_authenticator()
+
+    def get_url(self, **kwargs: Any) -> str:
+        return self.inner.get_url(**kwargs)
+
+    def get_url_base(self, **kwargs: Any) -> str:
+        return self.inner.get_url_base(**kwargs)
+
+    def get_path(self, **kwargs: Any) -> str:
+        return self.inner.get_path(**kwargs)
+
+    def get_method(self) -> Any:
+        return self.inner.get_method()
+
+    def get_request_params(self, **kwargs: Any) -> Mapping[str, Any]:
+        return self.inner.get_request_params(**kwargs)
+
+    def get_request_headers(self, **kwargs: Any) -> Mapping[str, Any]:
+        return self.inner.get_request_headers(**kwargs)
+
+    def get_request_body_data(self, **kwargs: Any) -> Any:
+        return self.inner.get_request_body_data(**kwargs)
+
+    def get_request_body_json(self, **kwargs: Any) -> Any:
+        return self.inner.get_request_body_json(**kwargs)
 
 
 @dataclass
@@ -256,8 +321,13 @@ class ParentsInOrder(PartitionRouter):
     cursor_field: str = "update_time"
     skip_when_zero: Optional[str] = None
     sort: bool = False
+    changes_item: Optional[str] = None  # the parents' /v1/recents item type: no change, no parent visited
+    changes_requester: Optional[Requester] = None
+    refresh: bool = False  # parents Pipedrive reports no changes of: visited at most every reference_refresh_hours
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self.stream = parameters.get("name", "")
+        self.incremental = parameters.get("sync_mode", "incremental") == "incremental"
         self._names = [[c.stream.name for c in router.parent_stream_configs if c.incremental_dependency]
                        for router in self.parents]
         self._initial = [dict(router.get_stream_state() or {}) for router in self.parents]
@@ -265,6 +335,9 @@ class ParentsInOrder(PartitionRouter):
         self._active, self._progress = 0, None
 
     def stream_slices(self) -> Iterable[StreamSlice]:
+        if not self._visits():
+            self._final, self._active = [dict(state) for state in self._initial], len(self.parents)
+            return
         for index, router in enumerate(self.parents):
             self._active, self._progress = index, None
             for stream_slice in self._parent_list(index, router):
@@ -272,6 +345,20 @@ class ParentsInOrder(PartitionRouter):
                 if self.skip_when_zero is None or stream_slice.extra_fields.get(self.skip_when_zero) != 0:
                     yield stream_slice
         self._active = len(self.parents)
+
+    def _visits(self) -> bool:
+        """Whether this sync visits any parent: not when Pipedrive reports no change of them since the child's last
+        sync (changes.py), nor, for reference parents, before their refresh is due."""
+        sync = Sync.current()
+        if self.refresh:
+            return read_whole_now(self.stream, self.config, self.incremental)
+        if self.changes_item and self.changes_requester is not None and self.incremental:
+            if sync.changes.since_last_check(self.stream, self.changes_item, self.changes_requester) == {}:
+                _LOGGER.info(f"{self.stream}: Pipedrive reports no change of its parents since the last sync.")
+                return False
+            return True
+        sync.changes.reading(self.stream)
+        return True
 
     def _parent_list(self, index: int, router: PartitionRouter) -> Iterable[StreamSlice]:
         if not self._names[index]:  # read whole every sync, no state to share by
@@ -335,6 +422,38 @@ def _past_second(cursor: Mapping[str, Any], field_name: str, read_at: float) -> 
     if value.timestamp() + 1 + SETTLED_SECONDS > read_at:
         return cursor
     return {**cursor, field_name: (value + datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def read_whole_now(stream: str, config: Config, incremental: bool) -> bool:
+    """Whether a stream Pipedrive reports no changes of is read (whole) in this sync: always in full refresh, else
+    when `reference_refresh_hours` have passed since it was last read. A stream read whole in incremental mode is
+    compared with its last read at the end (source.py), and what vanished is emitted as deleted."""
+    sync = Sync.current()
+    if incremental:
+        hours = config.get("reference_refresh_hours")
+        last = parse_time(sync.ledger.note(stream, "refreshed_at"))
+        due = last is None or utc_now() - last >= datetime.timedelta(hours=DEFAULT_REFRESH_HOURS if hours is None else float(hours))
+        if not due:
+            _LOGGER.info(f"{stream}: read {as_text(last)}, refreshed every {hours or DEFAULT_REFRESH_HOURS:g} hours "
+                         "(reference_refresh_hours); nothing to read now.")
+            return False
+        sync.read_whole.add(stream)
+    sync.ledger.hold(stream, refreshed_at=sync.started_at)
+    return True
+
+
+@dataclass
+class ReadTime(RecordTransformation):
+    """Writes `_ab_refreshed_at`, when this sync started, into each record: the cursor of streams whose records carry
+    no time of their own (reference data, children read again with a changed parent), so that a deduplicating
+    destination keeps the latest read. Used by definitions.read_time."""
+
+    parameters: InitVar[Mapping[str, Any]]
+    config: Config = field(default_factory=dict)
+
+    def transform(self, record: MutableMapping[str, Any], config: Optional[Config] = None,
+                  stream_state: Optional[StreamState] = None, stream_slice: Optional[StreamSlice] = None) -> None:
+        record["_ab_refreshed_at"] = Sync.current().started_at
 
 
 @dataclass
@@ -463,8 +582,10 @@ class CustomFieldsSchemaLoader(SchemaLoader):
     """The stream's documented schema (`base_schema_loader`) plus one typed column per custom field of the account.
 
     DynamicSchemaLoader maps one field to one property and cannot rename with the collision rules or add the
-    `_currency`/`_until`/address sub-columns, so the columns come from custom_fields.CustomFieldMap. The map is kept
-    for the stream's CustomFieldsFlattener. Used by definitions.custom_field_schema.
+    `_currency`/`_until`/address sub-columns, so the columns come from custom_fields.CustomFieldMap. A read takes
+    the schema its configured catalog carries (discovered the same way) and plans the columns for the stream's
+    CustomFieldsFlattener only when a record arrives: a sync with nothing to read reads no field definitions.
+    Used by definitions.custom_field_schema.
     """
 
     config: Config
@@ -476,19 +597,26 @@ class CustomFieldsSchemaLoader(SchemaLoader):
         self.stream = parameters.get("name", "")
 
     def get_json_schema(self) -> Mapping[str, Any]:
+        sync = Sync.current()
+        with sync.lock:
+            sync.field_map_plans[self.stream] = self._field_map
+            configured = sync.schemas.get(self.stream)
+        if configured and configured.get("properties"):
+            return configured
         schema = dict(self.base_schema_loader.get_json_schema())
-        field_map = CustomFieldMap.from_fields(
-            _field_list(self.fields_requester), builtin_columns=schema["properties"].keys(),
-            naming="hash" if self.config.get("custom_field_names") == "hash" else "readable")
-        Sync.current().field_maps[self.stream] = field_map
-        schema["properties"] = {**schema["properties"], **field_map.schema_properties()}
+        schema["properties"] = {**schema["properties"], **sync.field_map(self.stream).schema_properties()}
         return schema
+
+    def _field_map(self) -> CustomFieldMap:
+        return CustomFieldMap.from_fields(
+            _field_list(self.fields_requester), builtin_columns=self.base_schema_loader.get_json_schema()["properties"].keys(),
+            naming="hash" if self.config.get("custom_field_names") == "hash" else "readable")
 
 
 @dataclass
 class CustomFieldsFlattener(RecordTransformation):
     """Replaces a record's custom fields (v2: the custom_fields object; v1: flat 40-hex keys) by the typed, labelled
-    columns its stream's CustomFieldsSchemaLoader declared. The CDK reads a stream's schema before its records.
+    columns its stream's CustomFieldsSchemaLoader plans (reading the field definitions with the first record).
     Used by definitions.custom_field_columns.
     """
 
@@ -502,9 +630,6 @@ class CustomFieldsFlattener(RecordTransformation):
 
     def transform(self, record: MutableMapping[str, Any], config: Optional[Config] = None,
                   stream_state: Optional[StreamState] = None, stream_slice: Optional[StreamSlice] = None) -> None:
-        field_map = self._map or Sync.current().field_maps.get(self.stream)
-        if field_map is None:
-            raise RuntimeError(f"{self.stream}: custom-field columns are planned by the stream's schema loader, "
-                               "which has not run")
+        field_map = self._map or Sync.current().field_map(self.stream)
         self._map = field_map
         (field_map.flatten_v1 if self.api_version == "v1" else field_map.flatten_v2)(record)

@@ -119,23 +119,44 @@ def run() -> None:
 
 
 def _run(entrypoint: PipedriveEntrypoint, parsed) -> int:  # type: ignore[no-untyped-def]
-    sync = Sync.current()
+    sync, other_errors = Sync.current(), False
     try:
         for message in entrypoint.run(parsed):
             if not _is_budget_trace(message):
+                other_errors = other_errors or _is_error_trace(message)
                 # One write per message: concurrent threads must not interleave a message and its newline.
                 print(f"{message}\n", end="")
-    except Exception:  # noqa: BLE001 - a run the daily budget stopped ends with its one trace below
+    except Exception:  # noqa: BLE001 - a run the daily budget stopped ends as decided below
         if not sync.stop_reason:
             raise
     finally:
         if parsed.command == "read":
             for line in sync.cost_lines():
-                print(_message(AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message=line))), end="")
-    if sync.stop_reason:
-        print(_trace(sync.stop_reason, FailureType.transient_error), end="")
-        return 1
-    return 0
+                print(_log(Level.INFO, line), end="")
+    if not sync.stop_reason:
+        return 0
+    unfinished = sync.must_finish - sync.completed
+    if not other_errors and not unfinished:
+        # Exit 0 makes the platform mark every stream complete: safe here, since every stream whose rows that would
+        # replace or drop finished, and the others continue from their state. A failed job instead would be retried
+        # for nothing until the budget resets, and a first sync of many budget-days would look like a connection
+        # failing every day (and get it disabled).
+        print(_log(Level.WARN, f"{sync.stop_reason} Ending this sync successfully: {sync.done_for_now()}"), end="")
+        return 0
+    if unfinished:
+        print(_log(Level.WARN, "Failing this sync rather than ending it successfully: a successful end would replace "
+                   f"the destination's rows of {', '.join(sorted(unfinished))} (full refresh or a truncating refresh) "
+                   "by the part read before the budget stopped."), end="")
+    print(_trace(sync.stop_reason, FailureType.transient_error), end="")
+    return 1
+
+
+def _log(level: Level, text: str) -> str:
+    return _message(AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=level, message=text)))
+
+
+def _is_error_trace(line: str) -> bool:
+    return line.startswith('{"type":"TRACE"') and '"type":"ERROR"' in line
 
 
 def _leave(status: int) -> None:

@@ -1,14 +1,33 @@
+import logging
+import time
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import yaml
-from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, AirbyteStreamStatus, ConfiguredAirbyteCatalog, SyncMode, Type
+from airbyte_cdk.models import (
+    AirbyteMessage,
+    AirbyteRecordMessage,
+    AirbyteStateMessage,
+    AirbyteStream,
+    AirbyteStreamStatus,
+    AirbyteStreamStatusReason,
+    AirbyteStreamStatusReasonType,
+    ConfiguredAirbyteCatalog,
+    ConfiguredAirbyteStream,
+    DestinationSyncMode,
+    SyncMode,
+    TraceType,
+    Type,
+)
+from airbyte_cdk.models.airbyte_protocol import AirbyteStreamStatusRateLimitedReason
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as stream_status
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_pipedrive import adapters
+from source_pipedrive.budget import GO, PROBE, utc_now
+from source_pipedrive.ledger import Ledger
 from source_pipedrive.sync import Sync
 
 RECORD_QUEUE_SIZE = 1_000  # records between the reading threads and the writer (adapters.bound_record_queue)
@@ -19,6 +38,24 @@ def manifest_path() -> Path:
     """The manifest this package runs: the copy inside the wheel, else the repository's top-level one."""
     packaged = Path(str(files("source_pipedrive"))) / "manifest.yaml"
     return packaged if packaged.is_file() else Path(__file__).resolve().parent.parent / "manifest.yaml"
+
+
+PROBE_STREAM = "budget_probe"
+
+
+def probe_manifest() -> Mapping[str, Any]:
+    """A manifest of one stream, definitions.budget_probe: the cheapest request every token may send."""
+    manifest = yaml.load(manifest_path().read_text(), Loader=_LOADER)
+    definitions = {**manifest["definitions"], "streams": {PROBE_STREAM: manifest["definitions"][PROBE_STREAM]}}
+    catalog = ConfiguredAirbyteCatalog(streams=[probe_entry()])
+    return {**for_catalog({**manifest, "definitions": definitions}, catalog),
+            "check": {"type": "CheckStream", "stream_names": [PROBE_STREAM]}}
+
+
+def probe_entry() -> ConfiguredAirbyteStream:
+    return ConfiguredAirbyteStream(
+        stream=AirbyteStream(name=PROBE_STREAM, json_schema={}, supported_sync_modes=[SyncMode.full_refresh]),
+        sync_mode=SyncMode.full_refresh, destination_sync_mode=DestinationSyncMode.append)
 
 
 def for_catalog(manifest: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog) -> Mapping[str, Any]:
@@ -54,50 +91,147 @@ def for_catalog(manifest: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog) 
             "streams": [{"$ref": f"#/definitions/streams/{name}"} for name in entries]}
 
 
+def must_finish(entry: ConfiguredAirbyteStream) -> bool:
+    """Whether ending successfully with this stream unfinished would lose rows in the destination.
+
+    When the source exits 0 the platform marks every stream COMPLETE: a full-refresh table is then replaced by what
+    this run read, and a truncating refresh (minimum_generation_id = generation_id > 0) drops older generations.
+    Incremental streams keep their rows and continue from their state."""
+    return entry.sync_mode == SyncMode.full_refresh or (entry.minimum_generation_id or 0) > 0
+
+
 class SourcePipedrive(ConcurrentDeclarativeSource):
     """The manifest in this package, run by the CDK's declarative source; a read builds only its catalog's streams."""
 
     def __init__(self, catalog: Optional[ConfiguredAirbyteCatalog] = None, config: Optional[Mapping[str, Any]] = None,
                  state: Optional[List[AirbyteStateMessage]] = None, config_path: Optional[str] = None,
-                 same_sync: bool = False) -> None:
+                 same_sync: bool = False, manifest: Optional[Mapping[str, Any]] = None) -> None:
         if not same_sync:
-            Sync.start(config or {})
-        manifest = yaml.load(manifest_path().read_text(), Loader=_LOADER)
-        if catalog is not None and catalog.streams:
-            manifest = for_catalog(manifest, catalog)
+            sync = Sync.start(config or {})
+            sync.ledger = Ledger(state)
+            sync.selected = {entry.stream.name for entry in (catalog.streams if catalog else [])}
+            sync.must_finish = {entry.stream.name for entry in (catalog.streams if catalog else []) if must_finish(entry)}
+            sync.schemas = {entry.stream.name: entry.stream.json_schema for entry in (catalog.streams if catalog else [])}
+            sync.primary_keys = {entry.stream.name: [path[0] for path in (entry.primary_key or entry.stream.source_defined_primary_key or [])]
+                                 for entry in (catalog.streams if catalog else [])}
+        if manifest is None:
+            manifest = yaml.load(manifest_path().read_text(), Loader=_LOADER)
+            if catalog is not None and catalog.streams:
+                manifest = for_catalog(manifest, catalog)
         self._built: Optional[List[Any]] = None
+        self._keys: Dict[str, set] = {}  # primary keys listed by the streams read whole in this run
         super().__init__(source_config=manifest, catalog=catalog, config=config, state=state, config_path=config_path)
         adapters.bound_record_queue(self, RECORD_QUEUE_SIZE)
 
     def read(self, logger: Any, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog,
              state: Optional[List[AirbyteStateMessage]] = None) -> Iterator[AirbyteMessage]:
-        """The incremental streams first, then the streams read whole on every sync.
+        """The streams that must finish in this run first, then the others; nothing while the budget is still spent.
 
-        When a first sync takes several days of API budget, each day's budget goes to what is not done yet: the
-        incremental streams resume where they stopped, and the streams read whole every time are read on the day
-        everything else is done, not on every day (a second source, so the CDK runs them after the others).
+        A run the platform starts after a budget stop (a retry, the next scheduled job) sends no request until the
+        budget can have reset, and at most one cheap probe an hour while it may have (budget.py). Streams whose rows
+        a successful end would lose if unfinished (`must_finish`: full refresh, truncating refreshes) are read before
+        the incremental ones, so that a run the budget stops can still end successfully when they are complete
+        (run.py decides). A second source reads the second group, so the CDK starts it after the first.
         """
-        first = [entry for entry in catalog.streams if entry.sync_mode == SyncMode.incremental] or catalog.streams
-        later = [entry for entry in catalog.streams if entry not in first]
+        sync, names = Sync.current(), [entry.stream.name for entry in catalog.streams]
+        if not self._budget_allows(logger, config):
+            for entry in catalog.streams:
+                yield stream_status(entry.stream, AirbyteStreamStatus.STARTED)
+                yield self._rate_limited(entry.stream)
+            yield from sync.ledger.carry(names)
+            return
+        groups = [[e for e in catalog.streams if must_finish(e)], [e for e in catalog.streams if not must_finish(e)]]
         config, failure = dict(config), None
-        try:
-            for message in self.read_part(logger, config, ConfiguredAirbyteCatalog(streams=first), state):
-                if message.type == Type.CONTROL and message.control.connectorConfig:
-                    config = dict(message.control.connectorConfig.config)  # a rotated OAuth token, for what follows
-                yield message
-        except AirbyteTracedException as error:
-            failure = error
-        finally:
-            self._built = None
-        if later and Sync.current().stop_reason:
-            for entry in later:  # not started: the daily budget stopped the sync first
-                yield stream_status(entry.stream, AirbyteStreamStatus.INCOMPLETE)
-        elif later:
-            catalog_later = ConfiguredAirbyteCatalog(streams=later)
-            rest = SourcePipedrive(catalog=catalog_later, config=config, state=state, same_sync=True)
-            yield from rest.read_part(logger, config, catalog_later, state)
+        for number, group in enumerate(g for g in groups if g):
+            part = ConfiguredAirbyteCatalog(streams=group)
+            if sync.stop_reason:  # the budget stopped an earlier group: these did not start
+                for entry in group:
+                    yield self._rate_limited(entry.stream)
+                continue
+            source = self if number == 0 else SourcePipedrive(catalog=part, config=config, state=state, same_sync=True)
+            try:
+                for message in source.read_part(logger, config, part, state):
+                    if message.type == Type.CONTROL and message.control.connectorConfig:
+                        config = dict(message.control.connectorConfig.config)  # a rotated OAuth token, for what follows
+                    yield from self._passed_on(message)
+            except AirbyteTracedException as error:
+                failure = failure or error
+            finally:
+                source._built = None
+        if not sync.stop_reason:
+            sync.ledger.budget.finished()
+        yield from sync.ledger.carry(names)
         if failure is not None:
             raise failure
+
+    def _passed_on(self, message: AirbyteMessage) -> Iterator[AirbyteMessage]:
+        """A message of the CDK's read, with the run's notes written into states, and the streams the budget stopped
+        reported as rate-limited rather than complete or incomplete."""
+        sync = Sync.current()
+        if message.type == Type.STATE:
+            sync.ledger.enrich(message)
+        elif message.type == Type.RECORD and message.record.stream in sync.read_whole:
+            keys = sync.primary_keys.get(message.record.stream) or []
+            self._keys.setdefault(message.record.stream, set()).add(tuple(message.record.data.get(k) for k in keys))
+        elif message.type == Type.TRACE and message.trace.type == TraceType.STREAM_STATUS:
+            status, stream = message.trace.stream_status.status, message.trace.stream_status.stream_descriptor
+            stopped = stream.name in sync.budget_stopped or (status == AirbyteStreamStatus.INCOMPLETE and sync.stop_reason)
+            if status in (AirbyteStreamStatus.COMPLETE, AirbyteStreamStatus.INCOMPLETE) and stopped:
+                yield self._rate_limited(stream)
+                return
+            if status == AirbyteStreamStatus.COMPLETE:
+                sync.completed.add(stream.name)
+                if stream.name in sync.read_whole:
+                    yield from self._vanished(stream.name)
+                carried = sync.ledger.complete(stream.name)
+                if carried is not None:
+                    yield carried
+        yield message
+
+    def _vanished(self, stream: str) -> Iterator[AirbyteMessage]:
+        """Deletion records for what a stream read whole no longer lists, and the keys it lists now, for next time."""
+        sync = Sync.current()
+        fields, now = sync.primary_keys.get(stream) or [], sync.started_at
+        listed = self._keys.pop(stream, set())
+        before = {tuple(key) for key in sync.ledger.note(stream, "keys") or () if isinstance(key, list)}
+        for key in sorted(before - listed, key=str):
+            data = {**dict(zip(fields, key)), "_ab_refreshed_at": now, "_ab_cdc_deleted_at": now}
+            yield AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(
+                stream=stream, data=data, emitted_at=int(time.time() * 1000)))
+        if before - listed:
+            logging.getLogger("airbyte").info(f"{stream}: {len(before - listed)} record(s) gone since it was last read.")
+        sync.ledger.hold(stream, keys=sorted((list(key) for key in listed), key=str))
+
+    def _budget_allows(self, logger: Any, config: Mapping[str, Any]) -> bool:
+        """Whether this run may read: after a budget stop, only once the budget has reset (or a probe says so)."""
+        sync = Sync.current()
+        plan = sync.ledger.budget.plan(utc_now())
+        if plan.action == GO:
+            return True
+        if plan.action == PROBE:
+            logger.info("Probing whether Pipedrive's daily API budget has reset since the last sync stopped for it.")
+            probe_catalog = ConfiguredAirbyteCatalog(streams=[probe_entry()])
+            probe = SourcePipedrive(catalog=probe_catalog, config=config, same_sync=True, manifest=probe_manifest())
+            try:
+                for _ in probe.read_part(logger, config, probe_catalog, None):
+                    pass
+            except AirbyteTracedException:
+                pass  # a 429 (BudgetSpent) or an error: the stop below, or the read that follows, says what
+            if not sync.stop_reason and sync.remaining is not None:
+                return True
+        sync.stop(sync.ledger.budget.reason or sync.spent_message(), observed=False)
+        when = f" It is expected to have reset by {plan.reset_by:%Y-%m-%d %H:%M} UTC." if plan.reset_by else ""
+        logger.info(f"Pipedrive's daily API budget was still spent or below the reserve when this sync started: "
+                    f"no request was sent.{when}")
+        return False
+
+    @staticmethod
+    def _rate_limited(stream: Any) -> AirbyteMessage:
+        reset_by = Sync.current().ledger.budget.plan(utc_now()).reset_by
+        quota_reset = int(reset_by.timestamp() * 1000) if reset_by else None
+        return stream_status(stream, AirbyteStreamStatus.RUNNING, reasons=[AirbyteStreamStatusReason(
+            type=AirbyteStreamStatusReasonType.RATE_LIMITED,
+            rate_limited=AirbyteStreamStatusRateLimitedReason(quota_reset=quota_reset))])
 
     def read_part(self, logger: Any, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog,
                   state: Optional[List[AirbyteStateMessage]]) -> Iterator[AirbyteMessage]:

@@ -22,14 +22,19 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_pipedrive.budget import utc_now
+from source_pipedrive.ledger import Ledger
+
 _LOGGER = logging.getLogger("airbyte")
 _COSTS: Dict[str, int] = json.loads((files("source_pipedrive") / "token_costs.json").read_text())
 _ID_SEGMENT = re.compile(r"/(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27,})(?=/|$)")
 MAX_REQUEST_COST = 40  # the dearest request the connector sends (flows, archived leads)
+# After a stop, runs the platform starts before the budget resets send at most one probe an hour (budget.py); the
+# stop keeps that much more than the reserve, so the probes never reach into it.
+PROBE_COST, PROBES_A_DAY = 2, 24
 PROGRESS_EVERY_SECONDS = 60.0
 DEFAULT_RESERVE_PERCENT = 10.0  # the spec's default for daily_budget_reserve_percent
-_RESUMES = ("The budget resets at midnight in Pipedrive's server time zone. This sync saved its progress; the next "
-            "one continues from there.")
+_RESUMES = "This sync saved its progress; the next one continues from there."
 
 
 class BudgetSpent(AirbyteTracedException):
@@ -59,16 +64,28 @@ class Sync:
         self.lock = threading.Lock()
         reserve = config.get("daily_budget_reserve_percent")
         self.reserve_percent = float(DEFAULT_RESERVE_PERCENT if reserve is None else reserve)
-        self.in_flight_margin = MAX_REQUEST_COST * int(config.get("num_workers") or 4)
+        self.in_flight_margin = MAX_REQUEST_COST * int(config.get("num_workers") or 4) + PROBE_COST * PROBES_A_DAY
         self.spent: Dict[str, List[int]] = {}
         self.limit: Optional[int] = None
         self.remaining: Optional[int] = None
         self.stop_reason: Optional[str] = None
         self.field_lists: Dict[str, list] = {}  # Fields path -> items, read once per sync
-        self.field_maps: Dict[str, Any] = {}  # stream name -> the CustomFieldMap its schema declared
+        self.field_maps: Dict[str, Any] = {}  # stream name -> its CustomFieldMap, planned once per sync
+        self.field_map_plans: Dict[str, Any] = {}  # stream name -> how to plan it (its schema loader)
+        self.schemas: Dict[str, Any] = {}  # stream name -> the JSON schema the configured catalog carries
+        self.pages: Dict[Any, Any] = {}  # components.SharedPages: pages of lists several streams read
         self.parent_lists: Dict[Any, Any] = {}  # (parent lists, their saved state) -> (slices, final state)
         self._list_locks: Dict[Any, threading.Lock] = {}
         self._next_progress_log = time.monotonic() + PROGRESS_EVERY_SECONDS
+        self.ledger = Ledger()  # what the last run left in the state, and what this one leaves (ledger.py)
+        self._changes: Any = None
+        self.primary_keys: Dict[str, List[str]] = {}  # stream -> its primary key's fields, from the catalog
+        self.selected: set = set()  # the streams of the configured catalog
+        self.must_finish: set = set()  # streams a successful end would truncate unless complete (source.must_finish)
+        self.completed: set = set()  # streams the CDK reported COMPLETE, not stopped by the budget
+        self.read_whole: set = set()  # incremental streams read whole in this run (compared with their last read)
+        self.started_at = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.budget_stopped: set = set()  # incremental streams that ended early because the budget stopped the sync
 
     @classmethod
     def start(cls, config: Mapping[str, Any]) -> "Sync":
@@ -79,6 +96,27 @@ class Sync:
     def current(cls) -> "Sync":
         return cls._current or cls.start({})
 
+    @property
+    def changes(self) -> Any:
+        """changes.Changes: what changed in the account since the last sync, read once for every stream."""
+        from source_pipedrive.changes import Changes  # changes.py builds on this module
+
+        with self.lock:
+            if self._changes is None:
+                self._changes = Changes()
+            return self._changes
+
+    def field_map(self, stream: str) -> Any:
+        """The stream's custom-field columns, planned on first use (one Fields read per entity and sync)."""
+        with self.lock_for(("field_map", stream)):
+            if stream not in self.field_maps:
+                plan = self.field_map_plans.get(stream)
+                if plan is None:
+                    raise RuntimeError(f"{stream}: custom-field columns are planned by the stream's schema loader, "
+                                       "which has not run")
+                self.field_maps[stream] = plan()
+            return self.field_maps[stream]
+
     def lock_for(self, key: Any) -> threading.Lock:
         with self.lock:
             return self._list_locks.setdefault(key, threading.Lock())
@@ -88,11 +126,14 @@ class Sync:
         if self.stop_reason:
             raise BudgetSpent(self.stop_reason)
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: str, observed: bool = True) -> None:
+        """Closes the gate. `observed`: Pipedrive reported the budget low just now (not only an earlier run)."""
         with self.lock:
             first = self.stop_reason is None
             self.stop_reason = self.stop_reason or reason
-        if first:
+            if first and observed:
+                self.ledger.budget.stopped(utc_now(), reason)
+        if first and observed:
             _LOGGER.warning(f"Stopping: {reason}")
 
     def account(self, stream: str, response: requests.Response) -> None:
@@ -108,6 +149,7 @@ class Sync:
                 spent[1] += token_cost(response.request.url if response.request is not None else response.url)
             if remaining is not None:
                 self.remaining, self.limit = remaining, limit if limit is not None else self.limit
+                self.ledger.budget.observe(utc_now(), remaining, self.limit)
         if remaining == 0:
             self.stop(self.spent_message())
             if response.status_code == 429:
@@ -116,12 +158,24 @@ class Sync:
                 remaining < self.limit * self.reserve_percent / 100 + self.in_flight_margin:
             self.stop(f"Stopping to keep the reserve of Pipedrive's daily API budget: {remaining:,} of the company's "
                       f"{self.limit:,} daily tokens are left, and daily_budget_reserve_percent keeps "
-                      f"{self.reserve_percent:g}% for its other integrations. {_RESUMES}")
+                      f"{self.reserve_percent:g}% for its other integrations. {self.resets()} {_RESUMES}")
         self._log_progress()
 
     def spent_message(self) -> str:
         size = f" ({self.limit:,} tokens)" if self.limit else ""
-        return f"Pipedrive's daily API budget for this company{size} is used up; all its integrations share it. {_RESUMES}"
+        return f"Pipedrive's daily API budget for this company{size} is used up; all its integrations share it. {self.resets()} {_RESUMES}"
+
+    def done_for_now(self) -> str:
+        stopped = sorted(self.budget_stopped | (self.selected - self.completed))
+        return (f"every stream read in full refresh is complete, and the {len(stopped)} incremental stream(s) the "
+                f"budget stopped continue from their saved state at the next sync ({', '.join(stopped)}).")
+
+    def resets(self) -> str:
+        memory = self.ledger.budget
+        if memory.reset_after is None or memory.reset_by is None:
+            return "The budget resets at midnight in Pipedrive's server time zone."
+        return (f"The budget resets at midnight in Pipedrive's server time zone, seen between "
+                f"{memory.reset_after:%H:%M} and {memory.reset_by:%H:%M} UTC.")
 
     # ---- reporting ---------------------------------------------------------------------------------------------
     def cost_lines(self) -> List[str]:

@@ -5,6 +5,7 @@ Both wrap the stream's own SimpleRetriever (`retriever`) and receive the stream'
 
 import datetime
 import logging
+import time
 from dataclasses import InitVar, dataclass
 from typing import Any, Iterable, Mapping, MutableMapping, Optional, Set
 
@@ -17,9 +18,10 @@ from airbyte_cdk.sources.declarative.retrievers.retriever import Retriever
 from airbyte_cdk.sources.types import Config, Record, StreamSlice
 
 from source_pipedrive import adapters
-from source_pipedrive.components import parsed_body
+from source_pipedrive.budget import utc_now
+from source_pipedrive.components import SETTLED_SECONDS, parsed_body, read_whole_now
 from source_pipedrive.id_sets import decode_ids, encode_ids
-from source_pipedrive.sync import BudgetSpent
+from source_pipedrive.sync import BudgetSpent, Sync
 
 _LOGGER = logging.getLogger("airbyte")
 SCAN_KEY = "deletion_scan"  # in the stream state: {"ids": id_sets text, "scanned_at": RFC 3339 or null}
@@ -28,6 +30,15 @@ SCAN_KEY = "deletion_scan"  # in the stream state: {"ids": id_sets text, "scanne
 def _sortable(value: Any) -> str:
     """RFC 3339 and "YYYY-MM-DD HH:MM:SS" timestamps, comparable as strings to the second."""
     return str(value or "")[:19].replace(" ", "T")
+
+
+def _past_if_settled(highest: str, read_at: float) -> str:
+    """The highest update_time read, one second later once that second ended SETTLED_SECONDS before the read: no
+    record can still get it, so the next sync need not read that second again (nor emit its records twice)."""
+    moment = datetime.datetime.strptime(highest, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    if moment.timestamp() + 1 + SETTLED_SECONDS > read_at:
+        return highest
+    return (moment + datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @dataclass
@@ -48,9 +59,12 @@ class CheckpointedRead(Retriever):
     parameters: InitVar[Mapping[str, Any]]
     cursor: Any = None  # the stream's ConcurrentCursor, passed by the CDK's factory
     every_records: int = 50_000
+    changes_requester: Optional[Requester] = None  # GET /v1/recents (changes.py), for streams with `changes_item`
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self.name = parameters.get("name", "")
+        self.changes_item = parameters.get("changes_item")  # the /v1/recents item type of this stream's records
+        self.recent: Optional[Mapping[Any, Mapping[str, Any]]] = None
         self.incremental = parameters.get("sync_mode", "incremental") == "incremental"
         self.ordered = True  # records arrive in ascending cursor order: the highest read so far is a safe restart
         self.cursor_field = str(getattr(getattr(self.cursor, "cursor_field", None), "cursor_field_key", "update_time"))
@@ -61,16 +75,31 @@ class CheckpointedRead(Retriever):
     def read_records(self, records_schema: Mapping[str, Any], stream_slice: Optional[StreamSlice] = None) -> Iterable[Any]:
         stream_slice = stream_slice or StreamSlice(partition={}, cursor_slice={})
         self.highest = ""
+        changes = Sync.current().changes
+        if self.changes_item and self.changes_requester is not None and self.incremental:
+            self.recent = changes.since_last_check(self.name, self.changes_item, self.changes_requester)
+            if self.recent == {} and not self.must_read():
+                _LOGGER.info(f"{self.name}: Pipedrive reports no change since the last sync; nothing to read.")
+                return
+        else:
+            changes.reading(self.name)
+        started, finished = time.time(), False
         try:
             yield from self._read(records_schema, stream_slice)
+            finished = True
         except BudgetSpent:
             if not (self.incremental and self.ordered):
                 raise
+            Sync.current().budget_stopped.add(self.name)
             _LOGGER.info(f"{self.name}: stopped at update_time {self.highest or '(none read)'}; the next sync "
                          "continues from there.")
         finally:
             if self._observe_highest is not None and self.highest:
-                self._observe_highest(stream_slice, self.highest + "Z")
+                self._observe_highest(stream_slice, (_past_if_settled(self.highest, started) if finished else self.highest) + "Z")
+
+    def must_read(self) -> bool:
+        """Whether the stream reads even when Pipedrive reports no change of it."""
+        return False
 
     def _read(self, records_schema: Mapping[str, Any], stream_slice: StreamSlice) -> Iterable[Any]:
         return self._checkpointed(records_schema, stream_slice, None)
@@ -144,41 +173,66 @@ class DeletionScan(CheckpointedRead):
     def known_ids(self) -> Set[int]:
         return set(self._known or ())
 
+    def must_read(self) -> bool:
+        return not self.client_side_filter and self._scan_due(utc_now())
+
+    def _scan_due(self, now: datetime.datetime) -> bool:
+        return self._known is None or not self._scanned_at or now - self._scanned_at >= self._interval()
+
     def _read(self, records_schema: Mapping[str, Any], stream_slice: StreamSlice) -> Iterable[Any]:
-        now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        now = utc_now()
         before, listed, seen = self._known, set(), set()
         complete = full = False
         try:
             if self.client_side_filter:
                 for record in self.retriever.read_records(records_schema, stream_slice):
                     seen.add(record["id"])
+                    value = _sortable(record.get(self.cursor_field))
+                    self.highest = max(self.highest, value)
                     if self.cursor is None or self.cursor.should_be_synced(self._as_record(record, stream_slice)):
                         yield record
                 gone = (before or set()) - seen
             else:
                 full = _sortable(stream_slice.cursor_slice.get("start_time")) <= _sortable(self.scan_start)
-                due = before is None or not self._scanned_at or now - self._scanned_at >= self._interval()
+                due = self._scan_due(now)
                 if due and not full:
                     yield from self._list_and_restore(records_schema, stream_slice, listed)
                     self._known = (before or set()) | listed  # checkpoints from here on remember the listing
                 yield from self._checkpointed(records_schema, stream_slice, seen)
                 if not (due or full):
+                    gone = self._recently_deleted((before or set()) - seen, records_schema, stream_slice)
+                    yield from self._deletions(gone, now)
                     complete = True
-                    self._save((before or set()) | seen, self._scanned_at)
+                    self._save((before or set()) - gone | seen, self._scanned_at)
                     return
                 gone = (before or set()) - listed - seen
                 gone -= self._alive(gone, records_schema, stream_slice)
                 listed |= (before or set()) - seen - gone
-            stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-            for record_id in sorted(gone):
-                yield {"id": record_id, "is_deleted": True, self.cursor_field: stamp, "_ab_cdc_deleted_at": stamp}
-            if gone:
-                _LOGGER.info(f"{self.name}: {len(gone)} record(s) deleted in Pipedrive since the last scan.")
+            yield from self._deletions(gone, now)
             complete = True
             self._save(listed | seen, now)
         finally:
             if not complete:  # stopped early: nothing is concluded, everything read is remembered
                 self._save(self.known_ids() | listed | seen, self._scanned_at or (now if full else None))
+
+    def _deletions(self, gone: Set[int], now: datetime.datetime) -> Iterable[Any]:
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        for record_id in sorted(gone):
+            yield {"id": record_id, "is_deleted": True, self.cursor_field: stamp, "_ab_cdc_deleted_at": stamp}
+        if gone:
+            _LOGGER.info(f"{self.name}: {len(gone)} record(s) deleted in Pipedrive since the last sync.")
+
+    def _recently_deleted(self, unseen: Set[int], records_schema: Mapping[str, Any], stream_slice: StreamSlice) -> Set[int]:
+        """The records /v1/recents reported changed that the read did not list: deleted ones, once confirmed gone.
+
+        v2 lists are asked by id (`verify_requester`); for v1 notes recents' own object says it (active_flag false),
+        and a note it does not report so waits for the next deletion scan."""
+        candidates = {rid for rid in (self.recent or {}) if rid in unseen}
+        if not candidates:
+            return set()
+        if self.verify_requester is not None:
+            return candidates - self._alive(candidates, records_schema, stream_slice)
+        return {rid for rid in candidates if self.recent[rid].get("active_flag") is False or self.recent[rid].get("is_deleted")}
 
     def _list_and_restore(self, records_schema: Mapping[str, Any], stream_slice: StreamSlice, listed: Set[int]) -> Iterable[Any]:
         _LOGGER.info(f"{self.name}: listing every id to find deleted records (deletion_scan_interval_hours).")
@@ -229,3 +283,50 @@ def _parse_utc(value: Any) -> Optional[datetime.datetime]:
     if not value:
         return None
     return datetime.datetime.strptime(_sortable(value), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+
+
+@dataclass
+class RefreshedRead(Retriever):
+    """A list Pipedrive reports no changes of (reference data), in incremental mode read whole at most every
+    `reference_refresh_hours`, and not at all in between (components.read_whole_now). Records carry the read time
+    as their cursor (`_ab_refreshed_at`); source.py emits what vanished since the last read as deleted. Full refresh
+    reads it every sync. Used by definitions.refreshed.
+    """
+
+    retriever: Retriever
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    cursor: Any = None
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self.name = parameters.get("name", "")
+        self.incremental = parameters.get("sync_mode", "incremental") == "incremental"
+
+    def read_records(self, records_schema: Mapping[str, Any], stream_slice: Optional[StreamSlice] = None) -> Iterable[Any]:
+        if read_whole_now(self.name, self.config, self.incremental):
+            yield from self.retriever.read_records(records_schema, stream_slice)
+
+
+@dataclass
+class NewestFirst(Retriever):
+    """A list Pipedrive returns newest first (mail threads), read only down to the cursor of the last sync: the pages
+    after the first record older than it hold nothing new. A record of the cursor's own second is still read (the
+    cursor is inclusive). It is the stream's filter too: the cursor must not be client-side, whose filter would hide
+    the record to stop at. Used by the mail stream and the mail-thread parent lists of mail_messages.
+    """
+
+    retriever: Retriever
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    cursor: Any = None
+    cursor_field: str = "update_time"
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self.incremental = parameters.get("sync_mode", "incremental") == "incremental"
+
+    def read_records(self, records_schema: Mapping[str, Any], stream_slice: Optional[StreamSlice] = None) -> Iterable[Any]:
+        since = _sortable((stream_slice.cursor_slice if stream_slice else {}).get("start_time")) if self.incremental else ""
+        for record in self.retriever.read_records(records_schema, stream_slice):
+            if since and _sortable(record.get(self.cursor_field)) < since:
+                return
+            yield record

@@ -98,9 +98,9 @@ def test_a_scan_emits_each_vanished_record_once_as_a_deletion_and_a_restored_one
     assert sorted(r["id"] for r in records if not r.get("_ab_cdc_deleted_at")) == [3, 4]
     state = _final_state(output, "persons")
     assert decode_ids(state["deletion_scan"]["ids"]) == {1, 3, 4}
-    # The cursor stays at the newest record read: a deletion's stamp is the scan's time, and moving the cursor to it
-    # would skip records updated while the sync ran.
-    assert state["update_time"] == "2024-06-01T00:00:00Z"
+    # The cursor follows the newest record read (one second past it, that second being long over): a deletion's stamp
+    # is the scan's time, and moving the cursor to it would skip records updated while the sync ran.
+    assert state["update_time"] == "2024-06-01T00:00:01Z"
     lookups = [r for r in data_requests(http) if "ids" in r.qs]
     assert [r.qs["ids"] for r in lookups] == [["2"]]
 

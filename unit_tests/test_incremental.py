@@ -1,14 +1,23 @@
 """Incremental syncs on update_time: inclusive updated_since, ascending order, the boundary second re-read, legacy state.
 
 Pipedrive timestamps have whole seconds and many records share one, so restarting strictly after the cursor would
-lose the records updated later in the same second. We restart at the cursor itself (updated_since is inclusive).
+lose the records updated later in the same second. We restart at the cursor itself (updated_since is inclusive),
+unless that second ended long before the read (SETTLED_SECONDS): then no record can still get it, and the state
+moves one second past it, so an unchanged sync reads and emits nothing twice.
 """
+
+import datetime
 
 import pytest
 import requests_mock
 from airbyte_cdk.models import SyncMode
 
 from builders import API, config, data_requests, deal, mock_no_custom_fields, read, stream_state, v1_page, v2_page
+
+
+def cursor(output):
+    """The stream's cursor state, without the connector's own notes (ledger.py)."""
+    return {k: v for k, v in output.most_recent_state.stream_state.__dict__.items() if k != "pipedrive_sync"}
 
 
 def _sync(pages, state=None, stream="deals"):
@@ -33,7 +42,13 @@ def test_state_is_the_highest_update_time_read():
         v2_page([deal(3, "2024-03-05T10:00:00Z")]),
     ]
     output, _ = _sync(pages)
-    assert output.most_recent_state.stream_state.__dict__ == {"update_time": "2024-03-05T10:00:00Z"}
+    assert cursor(output) == {"update_time": "2024-03-05T10:00:01Z"}, "a second long past: the next sync starts after it"
+
+
+def test_a_recent_boundary_second_is_read_again_by_the_next_sync():
+    recent = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    output, _ = _sync([v2_page([deal(1, "2024-01-01T00:00:00Z"), deal(2, recent)])])
+    assert cursor(output) == {"update_time": recent}
 
 
 def test_the_next_sync_restarts_at_the_boundary_second_and_loses_none_of_its_records():
@@ -43,20 +58,20 @@ def test_the_next_sync_restarts_at_the_boundary_second_and_loses_none_of_its_rec
                              state=stream_state("deals", {"update_time": "2024-03-05T10:00:00Z"}))
     assert requests[0].qs["updated_since"] == ["2024-03-05t10:00:00z"]
     assert [r.record.data["id"] for r in output.records] == [2, 3, 4, 5]
-    assert output.most_recent_state.stream_state.__dict__ == {"update_time": "2024-03-06T00:00:00Z"}
+    assert cursor(output) == {"update_time": "2024-03-06T00:00:01Z"}
 
 
 def test_a_sync_with_nothing_new_keeps_the_state_where_it_was():
     output, _ = _sync([v2_page([])], state=stream_state("deals", {"update_time": "2024-03-05T10:00:00Z"}))
     assert output.records == []
-    assert output.most_recent_state.stream_state.__dict__ == {"update_time": "2024-03-05T10:00:00Z"}
+    assert cursor(output) == {"update_time": "2024-03-05T10:00:00Z"}
 
 
 def test_state_written_by_airbytes_2x_connector_is_accepted():
     output, requests = _sync([v2_page([deal(9, "2024-03-05T10:00:01Z")])],
                              state=stream_state("deals", {"update_time": "2024-03-05 10:00:00"}))
     assert requests[0].qs["updated_since"] == ["2024-03-05t10:00:00z"]
-    assert output.most_recent_state.stream_state.__dict__ == {"update_time": "2024-03-05T10:00:01Z"}
+    assert cursor(output) == {"update_time": "2024-03-05T10:00:02Z"}
 
 
 @pytest.mark.parametrize("stream", ["pipelines", "stages"])
@@ -95,7 +110,7 @@ def test_a_long_stream_checkpoints_its_state_after_every_50000_records():
             checkpoints.append((seen, message.state.stream.stream_state.__dict__["update_time"]))
     assert seen == pages * 500
     assert checkpoints[:2] == [(50_000, stamp(49_999)), (100_000, stamp(99_999))]
-    assert checkpoints[-1] == (seen, stamp(seen - 1))  # the CDK's own final state
+    assert checkpoints[-1] == (seen, stamp(seen + 2))  # the CDK's own final state: one second past the last, settled
 
 
 def test_state_is_the_highest_update_time_even_when_the_api_sends_records_out_of_order():
@@ -104,14 +119,14 @@ def test_state_is_the_highest_update_time_even_when_the_api_sends_records_out_of
              v2_page([deal(3, "2024-02-01T00:00:00Z")])]
     output, _ = _sync(pages)
     assert [r.record.data["id"] for r in output.records] == [1, 2, 3]
-    assert output.most_recent_state.stream_state.__dict__ == {"update_time": "2024-03-05T10:00:00Z"}
+    assert cursor(output) == {"update_time": "2024-03-05T10:00:01Z"}
 
 
 def test_a_record_without_update_time_is_emitted_and_named_in_a_warning_without_moving_the_state():
     undated = {**deal(2, "x"), "update_time": None}
     output, _ = _sync([v2_page([deal(1, "2024-01-01T00:00:00Z"), undated])])
     assert [r.record.data["id"] for r in output.records] == [1, 2]
-    assert output.most_recent_state.stream_state.__dict__ == {"update_time": "2024-01-01T00:00:00Z"}
+    assert cursor(output) == {"update_time": "2024-01-01T00:00:01Z"}
     assert any("Could not find cursor field `update_time`" in log.log.message for log in output.logs)
 
 
@@ -121,4 +136,4 @@ def test_v1_timestamps_keep_their_order_and_format_in_the_state():
         http.get(f"{API}/v1/notes", json=v1_page([note(1, "2024-03-05 10:00:00"), note(2, "2024-01-01 00:00:00")]))
         output = read(config(), ["notes"], SyncMode.incremental)
     assert [r.record.data["id"] for r in output.records] == [1, 2]
-    assert output.most_recent_state.stream_state.__dict__["update_time"] == "2024-03-05T10:00:00Z"
+    assert output.most_recent_state.stream_state.__dict__["update_time"] == "2024-03-05T10:00:01Z"
