@@ -68,3 +68,19 @@ def utc(value: Any) -> Any:
     if isinstance(value, str) and len(value) == 19 and value[10] == " ":
         return value.replace(" ", "T") + "Z"
     return value
+
+
+def as_if_hours_later(states: List[Dict[str, Any]], hours: float) -> List[Dict[str, Any]]:
+    """States as the next run would find them `hours` later: the budget memory each carries (the connector's notes,
+    source_pipedrive/ledger.py) moved back by that much, so a test need not wait for Pipedrive's midnight."""
+    import copy
+    from datetime import datetime, timedelta, timezone
+
+    moved = copy.deepcopy(states)
+    for state in moved:
+        budget = (state["stream"]["stream_state"].get("pipedrive_sync") or {}).get("budget") or {}
+        for key in ("seen_at", "stopped_at", "reset_after", "reset_by"):
+            if budget.get(key):
+                then = datetime.strptime(budget[key], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+                budget[key] = (then - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moved

@@ -25,6 +25,8 @@ def members(ds, parent_list):
     """{parent id: update_time} of the records a parent list named in a child stream's state holds."""
     if parent_list.startswith("mail_thread_ids_"):
         return {t: ds.mail_thread(t)["update_time"] for t in ds.mail_thread_ids(parent_list.rsplit("_", 1)[1])}
+    if parent_list == "user_ids":  # users change by `modified`
+        return {u["id"]: u["modified"] for u in ds.users}
     if parent_list in ("project_ids", "archived_project_ids"):
         projects = ds.catalogue_truth("projects" if parent_list == "project_ids" else "archived_projects")
         return {p["id"]: p.get("update_time") for p in projects}
@@ -118,7 +120,7 @@ def test_an_incremental_sync_returns_exactly_the_children_of_the_parents_that_ch
         visited = set()
         with emulator.ds.lock:
             for name, cursor in states[stream]["stream"]["stream_state"]["parent_state"].items():
-                since = utc(cursor.get("update_time") or "")[:19]
+                since = utc(cursor.get("update_time") or cursor.get("modified") or "")[:19]
                 visited |= {i for i, t in members(emulator.ds, name).items() if utc(t or "")[:19] >= since}
             items, key = CHILDREN[stream]
             expected = {canonical(key(p, item)) for p in visited for item in items(emulator.ds, p) or ()}

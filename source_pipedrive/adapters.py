@@ -11,9 +11,35 @@ import queue
 from typing import Any, Callable, MutableMapping, Optional
 
 import requests
-from airbyte_cdk.sources.types import StreamSlice
 
 _LOGGER = logging.getLogger("airbyte")
+
+
+def skip_attribute_docs() -> bool:
+    """Keeps serpyco_rs from reading the source code of every dataclass airbyte-cdk builds a serializer for.
+
+    serpyco_rs collects attribute docstrings (inspect.getsource and an AST walk per class) for the JSON schemas it can
+    generate; airbyte-cdk builds its message serializers when imported and never asks for those schemas. That is
+    over a second of every start (spec, check, discover, read) on these machines, for nothing the connector uses.
+    Must run before airbyte_cdk is imported. (serpyco_rs._describe and ._json_schema._convert.get_attributes_doc,
+    serpyco-rs 1.x.)
+    """
+    try:
+        from serpyco_rs import _describe
+        from serpyco_rs._json_schema import _convert
+    except ImportError:
+        return False
+    modules = (_describe, _convert)
+    if not all(callable(getattr(module, "get_attributes_doc", None)) for module in modules):
+        _LOGGER.warning("This serpyco-rs has no get_attributes_doc; start-up reads the CDK's source code (slower).")
+        return False
+    for module in modules:
+        module.get_attributes_doc = _no_attribute_docs
+    return True
+
+
+def _no_attribute_docs(cls: Any) -> dict:
+    return {}
 
 
 def cursor_state_extras(cursor: Any) -> Optional[MutableMapping[str, Any]]:
@@ -29,7 +55,7 @@ def cursor_state_extras(cursor: Any) -> Optional[MutableMapping[str, Any]]:
     return None
 
 
-def take_over_observe(cursor: Any) -> Optional[Callable[[StreamSlice, str], None]]:
+def take_over_observe(cursor: Any) -> Optional[Callable[[Any, str], None]]:
     """Makes the cursor's per-record observe a no-op and returns the function that gives it a partition's highest
     cursor value once, before the CDK closes the partition.
 
@@ -43,7 +69,7 @@ def take_over_observe(cursor: Any) -> Optional[Callable[[StreamSlice, str], None
         _LOGGER.warning("This airbyte-cdk's cursor cannot be observed once per partition; observing every record.")
         return None
 
-    def observe_highest(stream_slice: StreamSlice, highest: str) -> None:
+    def observe_highest(stream_slice: Any, highest: str) -> None:
         value = parse(highest)
         latest = highest_by_slice.get(stream_slice)
         if latest is None or latest < value:

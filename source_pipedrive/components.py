@@ -29,9 +29,9 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 from source_pipedrive import adapters
-from source_pipedrive.budget import as_text, parse_time, utc_now
+from source_pipedrive.budget import parse_time, utc_now
 from source_pipedrive.custom_fields import CustomFieldMap
-from source_pipedrive.sync import Sync
+from source_pipedrive.sync import Sync, token_cost
 
 _LOGGER = logging.getLogger("airbyte")
 _PARSED = "_pipedrive_body"  # where a response keeps its body once decoded, for the extractor and the paginator
@@ -324,9 +324,11 @@ class ParentsInOrder(PartitionRouter):
     changes_item: Optional[str] = None  # the parents' /v1/recents item type: no change, no parent visited
     changes_requester: Optional[Requester] = None
     refresh: bool = False  # parents Pipedrive reports no changes of: visited at most every reference_refresh_hours
+    per_request: int = 1  # parents one child request covers (the batch endpoints: 100 deals)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self.stream = parameters.get("name", "")
+        self._api_path = parameters.get("api_path", "")
         self.incremental = parameters.get("sync_mode", "incremental") == "incremental"
         self._names = [[c.stream.name for c in router.parent_stream_configs if c.incremental_dependency]
                        for router in self.parents]
@@ -354,7 +356,7 @@ class ParentsInOrder(PartitionRouter):
             return read_whole_now(self.stream, self.config, self.incremental)
         if self.changes_item and self.changes_requester is not None and self.incremental:
             if sync.changes.since_last_check(self.stream, self.changes_item, self.changes_requester) == {}:
-                _LOGGER.info(f"{self.stream}: Pipedrive reports no change of its parents since the last sync.")
+                sync.skip(self.stream, "unchanged")
                 return False
             return True
         sync.changes.reading(self.stream)
@@ -379,10 +381,21 @@ class ParentsInOrder(PartitionRouter):
                     sync.parent_lists[key] = (head, self._final[index])
                 else:
                     rest = slices
+        self._plan(head, exact=len(head) <= SHARED_PARENT_LIST_SIZE)
         yield from head
         yield from rest
         if self._final[index] is None:
             self._final[index] = self._settled(router, started)
+
+    def _plan(self, head: List[StreamSlice], exact: bool) -> None:
+        """Tells the sync how many parents this stream will visit and, where the parent list counts exactly what the
+        child lists, how many records that makes: an ESTIMATE for the platform, and (with the requests the stream has
+        sent) the work a budget stop leaves."""
+        visits = [s for s in head if self.skip_when_zero is None or s.extra_fields.get(self.skip_when_zero) != 0]
+        rows = sum(int(s.extra_fields.get(self.skip_when_zero) or 0) for s in visits) if self.skip_when_zero else None
+        requests_ = -(-len(visits) // max(1, int(self.per_request)))
+        path = "/" + str(self._api_path).replace("{id}", "1")
+        Sync.current().plan_visits(self.stream, requests_, rows, token_cost(path), exact)
 
     def _settled(self, router: PartitionRouter, read_at: float) -> Mapping[str, Any]:
         return {name: _past_second(cursor, self.cursor_field, read_at)
@@ -434,8 +447,7 @@ def read_whole_now(stream: str, config: Config, incremental: bool) -> bool:
         last = parse_time(sync.ledger.note(stream, "refreshed_at"))
         due = last is None or utc_now() - last >= datetime.timedelta(hours=DEFAULT_REFRESH_HOURS if hours is None else float(hours))
         if not due:
-            _LOGGER.info(f"{stream}: read {as_text(last)}, refreshed every {hours or DEFAULT_REFRESH_HOURS:g} hours "
-                         "(reference_refresh_hours); nothing to read now.")
+            sync.skip(stream, "not due")
             return False
         sync.read_whole.add(stream)
     sync.ledger.hold(stream, refreshed_at=sync.started_at)

@@ -27,8 +27,7 @@ from airbyte_cdk.models import (
 )
 
 from source_pipedrive.budget import BudgetMemory
-
-KEY = "pipedrive_sync"
+from source_pipedrive.outcome import KEY, newest_budget
 
 
 class Ledger:
@@ -45,12 +44,9 @@ class Ledger:
             blob = dict(message.stream.stream_state.__dict__) if message.stream.stream_state else {}
             self.blobs[name] = blob
             own = blob.get(KEY)
-            if not isinstance(own, Mapping):
-                continue
-            self.notes[name] = {k: v for k, v in own.items() if k != "budget"}
-            memory = BudgetMemory.from_state(own.get("budget"))
-            if memory.written_at and (self.budget.written_at is None or memory.written_at > self.budget.written_at):
-                self.budget = memory
+            if isinstance(own, Mapping):
+                self.notes[name] = {k: v for k, v in own.items() if k != "budget"}
+        self.budget = newest_budget(self.blobs.values())
         self._carried_budget = self._material()
 
     def note(self, stream: str, key: str) -> Any:

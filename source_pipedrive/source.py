@@ -6,6 +6,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import yaml
 from airbyte_cdk.models import (
+    AirbyteEstimateTraceMessage,
     AirbyteMessage,
     AirbyteRecordMessage,
     AirbyteStateMessage,
@@ -16,7 +17,9 @@ from airbyte_cdk.models import (
     ConfiguredAirbyteCatalog,
     ConfiguredAirbyteStream,
     DestinationSyncMode,
+    EstimateType,
     SyncMode,
+    AirbyteTraceMessage,
     TraceType,
     Type,
 )
@@ -26,8 +29,8 @@ from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as stream_s
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_pipedrive import adapters
-from source_pipedrive.budget import GO, PROBE, utc_now
-from source_pipedrive.ledger import Ledger
+from source_pipedrive.budget import GO, PROBE, WAIT, utc_now
+from source_pipedrive.outcome import nothing_sent
 from source_pipedrive.sync import Sync
 
 RECORD_QUEUE_SIZE = 1_000  # records between the reading threads and the writer (adapters.bound_record_queue)
@@ -91,15 +94,6 @@ def for_catalog(manifest: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog) 
             "streams": [{"$ref": f"#/definitions/streams/{name}"} for name in entries]}
 
 
-def must_finish(entry: ConfiguredAirbyteStream) -> bool:
-    """Whether ending successfully with this stream unfinished would lose rows in the destination.
-
-    When the source exits 0 the platform marks every stream COMPLETE: a full-refresh table is then replaced by what
-    this run read, and a truncating refresh (minimum_generation_id = generation_id > 0) drops older generations.
-    Incremental streams keep their rows and continue from their state."""
-    return entry.sync_mode == SyncMode.full_refresh or (entry.minimum_generation_id or 0) > 0
-
-
 class SourcePipedrive(ConcurrentDeclarativeSource):
     """The manifest in this package, run by the CDK's declarative source; a read builds only its catalog's streams."""
 
@@ -107,19 +101,17 @@ class SourcePipedrive(ConcurrentDeclarativeSource):
                  state: Optional[List[AirbyteStateMessage]] = None, config_path: Optional[str] = None,
                  same_sync: bool = False, manifest: Optional[Mapping[str, Any]] = None) -> None:
         if not same_sync:
-            sync = Sync.start(config or {})
-            sync.ledger = Ledger(state)
-            sync.selected = {entry.stream.name for entry in (catalog.streams if catalog else [])}
-            sync.must_finish = {entry.stream.name for entry in (catalog.streams if catalog else []) if must_finish(entry)}
-            sync.schemas = {entry.stream.name: entry.stream.json_schema for entry in (catalog.streams if catalog else [])}
-            sync.primary_keys = {entry.stream.name: [path[0] for path in (entry.primary_key or entry.stream.source_defined_primary_key or [])]
-                                 for entry in (catalog.streams if catalog else [])}
+            Sync.start(config or {}).take(catalog, state)
+        if manifest is None and not same_sync and catalog is not None and catalog.streams and \
+                Sync.current().ledger.budget.plan(utc_now()).action == WAIT:
+            manifest = probe_manifest()  # a read that will send nothing needs no streams built (read() says why)
         if manifest is None:
             manifest = yaml.load(manifest_path().read_text(), Loader=_LOADER)
             if catalog is not None and catalog.streams:
                 manifest = for_catalog(manifest, catalog)
         self._built: Optional[List[Any]] = None
         self._keys: Dict[str, set] = {}  # primary keys listed by the streams read whole in this run
+        self._estimated: Dict[str, int] = {}  # the row estimates sent (AirbyteEstimateTraceMessage)
         super().__init__(source_config=manifest, catalog=catalog, config=config, state=state, config_path=config_path)
         adapters.bound_record_queue(self, RECORD_QUEUE_SIZE)
 
@@ -140,7 +132,8 @@ class SourcePipedrive(ConcurrentDeclarativeSource):
                 yield self._rate_limited(entry.stream)
             yield from sync.ledger.carry(names)
             return
-        groups = [[e for e in catalog.streams if must_finish(e)], [e for e in catalog.streams if not must_finish(e)]]
+        first = [e for e in catalog.streams if e.stream.name in sync.must_finish]
+        groups = [first, [e for e in catalog.streams if e not in first]]
         config, failure = dict(config), None
         for number, group in enumerate(g for g in groups if g):
             part = ConfiguredAirbyteCatalog(streams=group)
@@ -168,6 +161,12 @@ class SourcePipedrive(ConcurrentDeclarativeSource):
         """A message of the CDK's read, with the run's notes written into states, and the streams the budget stopped
         reported as rate-limited rather than complete or incomplete."""
         sync = Sync.current()
+        for stream, rows in sync.estimates().items():
+            if self._estimated.get(stream) != rows:
+                self._estimated[stream] = rows
+                yield AirbyteMessage(type=Type.TRACE, trace=AirbyteTraceMessage(
+                    type=TraceType.ESTIMATE, emitted_at=time.time() * 1000,
+                    estimate=AirbyteEstimateTraceMessage(name=stream, type=EstimateType.STREAM, row_estimate=rows)))
         if message.type == Type.STATE:
             sync.ledger.enrich(message)
         elif message.type == Type.RECORD and message.record.stream in sync.read_whole:
@@ -217,12 +216,10 @@ class SourcePipedrive(ConcurrentDeclarativeSource):
                     pass
             except AirbyteTracedException:
                 pass  # a 429 (BudgetSpent) or an error: the stop below, or the read that follows, says what
-            if not sync.stop_reason and sync.remaining is not None:
+            if not sync.stop_reason:  # the budget reset (or Pipedrive did not say): read, stopping as usual
                 return True
         sync.stop(sync.ledger.budget.reason or sync.spent_message(), observed=False)
-        when = f" It is expected to have reset by {plan.reset_by:%Y-%m-%d %H:%M} UTC." if plan.reset_by else ""
-        logger.info(f"Pipedrive's daily API budget was still spent or below the reserve when this sync started: "
-                    f"no request was sent.{when}")
+        logger.info(nothing_sent(plan.reset_by))
         return False
 
     @staticmethod
@@ -240,9 +237,13 @@ class SourcePipedrive(ConcurrentDeclarativeSource):
         # request refused by the daily budget would end the whole read before the other streams saved their state.
         selected = {entry.stream.name for entry in catalog.streams}
         self._built = super().streams(config)
+        sync = Sync.current()
         for stream in self._built:
             if stream.name in selected:
                 stream.get_json_schema()
+                if not sync.primary_keys.get(stream.name):  # a catalog without it: the stream's own
+                    key = stream.as_airbyte_stream().source_defined_primary_key or []
+                    sync.primary_keys[stream.name] = [path[0] for path in key]
         return super().read(logger, config, catalog, state)  # not wrapped: every message passes through here
 
     def streams(self, config: Mapping[str, Any]) -> List[Any]:

@@ -24,6 +24,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_pipedrive.budget import utc_now
 from source_pipedrive.ledger import Ledger
+from source_pipedrive.outcome import done_for_now, must_finish
 
 _LOGGER = logging.getLogger("airbyte")
 _COSTS: Dict[str, int] = json.loads((files("source_pipedrive") / "token_costs.json").read_text())
@@ -85,12 +86,26 @@ class Sync:
         self.completed: set = set()  # streams the CDK reported COMPLETE, not stopped by the budget
         self.read_whole: set = set()  # incremental streams read whole in this run (compared with their last read)
         self.started_at = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.skipped: Dict[str, set] = {}  # why -> the streams not read (cost_lines)
+        self.totals: Dict[str, int] = {}  # stream -> the total a v1 summary reports
+        self.visits: Dict[str, List[Any]] = {}  # child stream -> [requests planned, tokens each, records, list whole]
         self.budget_stopped: set = set()  # incremental streams that ended early because the budget stopped the sync
 
     @classmethod
     def start(cls, config: Mapping[str, Any]) -> "Sync":
         cls._current = cls(config)
         return cls._current
+
+    def take(self, catalog: Any, state: Any) -> None:
+        """What a read is asked to do: its catalog, and the state the last run left (ledger.py)."""
+        entries = catalog.streams if catalog is not None else []
+        self.ledger = Ledger(state)
+        self.selected = {entry.stream.name for entry in entries}
+        self.must_finish = {entry.stream.name for entry in entries
+                            if must_finish(entry.sync_mode.value, entry.minimum_generation_id)}
+        self.schemas = {entry.stream.name: entry.stream.json_schema for entry in entries}
+        self.primary_keys = {entry.stream.name: [path[0] for path in entry.primary_key or entry.stream.source_defined_primary_key or []]
+                             for entry in entries}
 
     @classmethod
     def current(cls) -> "Sync":
@@ -165,10 +180,43 @@ class Sync:
         size = f" ({self.limit:,} tokens)" if self.limit else ""
         return f"Pipedrive's daily API budget for this company{size} is used up; all its integrations share it. {self.resets()} {_RESUMES}"
 
+    def plan_visits(self, stream: str, requests_: int, rows: Optional[int], cost: float, exact: bool) -> None:
+        """A child stream's parent list read: the requests its parents will take, what each costs, its records."""
+        with self.lock:
+            plan = self.visits.setdefault(stream, [0, cost, None, True])
+            plan[0] += requests_
+            plan[2] = rows if plan[2] is None else plan[2] + (rows or 0)
+            plan[3] = plan[3] and exact
+
+    def estimate(self, stream: str, rows: int) -> None:
+        with self.lock:
+            self.totals[stream] = rows
+
+    def estimates(self) -> Dict[str, int]:
+        """Records streams will emit where Pipedrive reports them: a summary's total, or the parent lists' counts of
+        exactly what a child lists."""
+        with self.lock:
+            return {**self.totals, **{name: plan[2] for name, plan in self.visits.items() if plan[2] is not None}}
+
+    def work_left(self, streams: Any) -> tuple:
+        """(tokens the parents not yet visited will cost, whether the parent lists were known whole)."""
+        with self.lock:
+            plans = [(self.visits[name], (self.spent.get(name) or [0])[0]) for name in streams if name in self.visits]
+        return sum(max(0, planned - sent) * cost for (planned, cost, _, _), sent in plans), all(p[3] for p, _ in plans)
+
+    def days_left(self, streams: Any) -> str:
+        tokens, exact = self.work_left(streams)
+        usable = (self.limit or 0) * (1 - self.reserve_percent / 100)
+        if not tokens or usable <= 0:
+            return ""
+        days = max(1, int(-(-tokens // usable)))
+        bound = "" if exact else "at least "
+        return (f" The child streams still have {bound}{int(tokens):,} tokens of parents to visit: {bound}{days} more "
+                f"budget-day(s) at {int(usable):,} usable tokens a day, lists not counted.")
+
     def done_for_now(self) -> str:
-        stopped = sorted(self.budget_stopped | (self.selected - self.completed))
-        return (f"every stream read in full refresh is complete, and the {len(stopped)} incremental stream(s) the "
-                f"budget stopped continue from their saved state at the next sync ({', '.join(stopped)}).")
+        stopped = self.budget_stopped | (self.selected - self.completed)
+        return done_for_now(stopped) + self.days_left(stopped)
 
     def resets(self) -> str:
         memory = self.ledger.budget
@@ -184,7 +232,17 @@ class Sync:
                      for name, (n, tokens) in sorted(self.spent.items())]
             total = [sum(v[0] for v in self.spent.values()), sum(v[1] for v in self.spent.values())]
             lines.append(f"API cost of this sync: {total[0]:,} requests, {total[1]:,} tokens" + self._left())
+            skipped = {reason: sorted(names) for reason, names in self.skipped.items() if names}
+        if skipped.get("unchanged"):
+            lines.append("Not read, Pipedrive reporting no change since the last sync: " + ", ".join(skipped["unchanged"]))
+        if skipped.get("not due"):
+            lines.append("Not read, their reference_refresh_hours not yet passed: " + ", ".join(skipped["not due"]))
         return lines
+
+    def skip(self, stream: str, reason: str) -> None:
+        """A stream this sync does not read: "unchanged" (changes.py) or "not due" (reference refresh)."""
+        with self.lock:
+            self.skipped.setdefault(reason, set()).add(stream)
 
     def _left(self) -> str:
         if self.remaining is None or not self.limit:

@@ -7,7 +7,7 @@ import datetime
 import logging
 import time
 from dataclasses import InitVar, dataclass
-from typing import Any, Iterable, Mapping, MutableMapping, Optional, Set
+from typing import Any, Iterable, Mapping, Optional, Set
 
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateBlob, AirbyteStateMessage, AirbyteStateType
 from airbyte_cdk.models import AirbyteStreamState, StreamDescriptor
@@ -60,6 +60,7 @@ class CheckpointedRead(Retriever):
     cursor: Any = None  # the stream's ConcurrentCursor, passed by the CDK's factory
     every_records: int = 50_000
     changes_requester: Optional[Requester] = None  # GET /v1/recents (changes.py), for streams with `changes_item`
+    total_requester: Optional[Requester] = None  # a v1 */summary: the stream's total, for the platform's progress
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self.name = parameters.get("name", "")
@@ -79,10 +80,12 @@ class CheckpointedRead(Retriever):
         if self.changes_item and self.changes_requester is not None and self.incremental:
             self.recent = changes.since_last_check(self.name, self.changes_item, self.changes_requester)
             if self.recent == {} and not self.must_read():
-                _LOGGER.info(f"{self.name}: Pipedrive reports no change since the last sync; nothing to read.")
+                Sync.current().skip(self.name, "unchanged")
                 return
         else:
             changes.reading(self.name)
+        if self.total_requester is not None and self.incremental and not Sync.current().ledger.note(self.name, "checked_through"):
+            self._estimate()
         started, finished = time.time(), False
         try:
             yield from self._read(records_schema, stream_slice)
@@ -96,6 +99,20 @@ class CheckpointedRead(Retriever):
         finally:
             if self._observe_highest is not None and self.highest:
                 self._observe_highest(stream_slice, (_past_if_settled(self.highest, started) if finished else self.highest) + "Z")
+
+    def _estimate(self) -> None:
+        """Until the stream has once been read to its end, the total Pipedrive's summary reports (one request a run)
+        becomes an ESTIMATE, so the Airbyte UI can show how far a first sync of several budget-days has come."""
+        try:
+            response = self.total_requester.send_request()
+            total = ((parsed_body(response) or {}).get("data") or {}).get("total_count") if response is not None else None
+        except BudgetSpent:
+            raise
+        except Exception as error:  # noqa: BLE001 - an estimate is a courtesy: its failure must not fail the stream
+            _LOGGER.info(f"{self.name}: no estimate of its records ({type(error).__name__}).")
+            return
+        if isinstance(total, int):
+            Sync.current().estimate(self.name, total)
 
     def must_read(self) -> bool:
         """Whether the stream reads even when Pipedrive reports no change of it."""

@@ -87,11 +87,15 @@ FIELDS_ENDPOINTS = ("dealFields", "personFields", "organizationFields", "product
 
 
 def mock_no_custom_fields(http) -> None:
-    """An account without custom fields: every v2 *Fields list is empty."""
+    """An account without custom fields: every v2 *Fields list is empty. Its deal summaries (which a deal stream not
+    yet read to its end asks for, for the platform's progress estimate) count 3 deals."""
     for endpoint in FIELDS_ENDPOINTS:
         http.get(f"{API}/api/v2/{endpoint}", json=v2_page([]))
+    for path in ("deals/summary", "deals/summary/archived"):
+        http.get(f"{API}/v1/{path}", json={"success": True, "data": {"total_count": 3}})
 
 
 def data_requests(http):
-    """The requests a mocker saw, without the field-definition reads that precede a stream with custom fields."""
-    return [r for r in http.request_history if not r.path.lower().endswith("fields")]
+    """The requests a mocker saw, without the field-definition reads that precede a stream with custom fields and
+    the deal summaries of a first sync's estimate."""
+    return [r for r in http.request_history if not r.path.lower().endswith(("fields", "summary", "summary/archived"))]

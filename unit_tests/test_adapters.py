@@ -96,3 +96,30 @@ def test_a_page_s_raw_bytes_are_freed_once_its_records_are_decoded(requests_mock
     response = requests.get("https://api.pipedrive.com/api/v2/deals")
     assert list(ParsedOnceJsonDecoder().decode(response)) == [{"success": True, "data": [{"id": 1}]}]
     assert response.content == b"", "requests keeps bodies elsewhere now: pages stay in memory until a full GC"
+
+
+_COUNT_GETSOURCE = """
+import inspect, sys
+calls = []
+original = inspect.getsource
+inspect.getsource = lambda *a, **k: calls.append(1) or original(*a, **k)
+import {module}
+from airbyte_cdk.models import AirbyteMessageSerializer, AirbyteMessage, AirbyteStateMessage, AirbyteStateType, Type
+from airbyte_cdk.models import AirbyteStreamState, StreamDescriptor, AirbyteStateBlob
+message = AirbyteMessage(type=Type.STATE, state=AirbyteStateMessage(type=AirbyteStateType.STREAM, stream=AirbyteStreamState(
+    stream_descriptor=StreamDescriptor(name="deals"), stream_state=AirbyteStateBlob({{"update_time": "2024-01-01T00:00:00Z"}}))))
+print(len(calls), AirbyteMessageSerializer.dump(message))
+"""
+
+
+def test_start_up_reads_no_source_code_for_serializers_and_they_serialise_the_same():
+    import subprocess
+    import sys
+
+    plain = subprocess.run([sys.executable, "-c", _COUNT_GETSOURCE.format(module="airbyte_cdk")],
+                           capture_output=True, text=True, check=True).stdout.split(" ", 1)
+    ours = subprocess.run([sys.executable, "-c", _COUNT_GETSOURCE.format(module="source_pipedrive")],
+                          capture_output=True, text=True, check=True).stdout.split(" ", 1)
+    assert int(plain[0]) > 0, "serpyco-rs no longer reads attribute docs: adapters.skip_attribute_docs can go"
+    assert int(ours[0]) == 0, "serpyco-rs changed: adapters.skip_attribute_docs no longer takes effect"
+    assert ours[1] == plain[1]
