@@ -447,10 +447,11 @@ class CatalogueMixin:
                   for f in cur]
         following = {f["user_id"] for f in cur}
         others = [u for u in range(1, self.n_users + 1) if u not in following]
-        if others and (r.random() < 0.35 or (entity == "deals" and rid in self.showcase_deals)):
+        if others and base <= D.END and (r.random() < 0.35 or (entity == "deals" and rid in self.showcase_deals)):
             u = others[int(r.random() * len(others))]
-            t_add = base + 600 + int(r.random() * 86400 * 20)
-            t_rm = t_add + 60 + int(r.random() * 86400 * 60)
+            # both before the data set's end: a changelog never holds a future entry (a cursor would pass it)
+            t_add = min(base + 600 + int(r.random() * 86400 * 20), D.END - 120)
+            t_rm = min(t_add + 60 + int(r.random() * 86400 * 60), D.END - 60)
             events += [(t_add, 1, "added", owner, u), (t_rm, 2, "removed", u if r.random() < 0.5 else owner, u)]
         events.sort()
         return [{"action": a, "actor_user_id": actor, "follower_user_id": u, "time": v2_time(ts)}
