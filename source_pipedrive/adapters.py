@@ -145,3 +145,99 @@ def message_output() -> Any:
         _LOGGER.warning("This airbyte-cdk has no PRINT_BUFFER; writing messages to stdout unbuffered.")
         return contextlib.nullcontext()
     return PRINT_BUFFER
+
+
+MANIFEST_CACHE_ENTRIES = 16  # processed manifests kept (one per catalog a machine runs)
+
+
+def cache_processed_manifest(source_class: Any) -> bool:
+    """Makes `source_class` keep the manifest the CDK resolved, propagated and validated in a file, and use that file
+    on the next start with the same manifest (the same streams and sync modes) and the same airbyte-cdk.
+
+    Resolving the `$ref`s and propagating types and `$parameters` through every node, then validating the result
+    against the CDK's schema, is pure computation on the manifest and half of a read's start-up on these machines
+    (several seconds for every stream). The file lives in the package's folder, or the temporary folder where that is
+    read-only; it is written only after the CDK validated its content, and any trouble reading it means computing
+    again. (ConcurrentDeclarativeSource._pre_process_manifest and ._validate_source, CDK 7.39.)
+    """
+    try:
+        from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+    except ImportError:
+        return False
+    names = ("_pre_process_manifest", "_validate_source")
+    if not all(callable(getattr(ConcurrentDeclarativeSource, name, None)) for name in names):
+        _LOGGER.warning("This airbyte-cdk processes manifests elsewhere; start-up processes the manifest every time.")
+        return False
+    pre_process, validate = ConcurrentDeclarativeSource._pre_process_manifest, ConcurrentDeclarativeSource._validate_source
+
+    def _pre_process_manifest(self: Any, manifest: Any) -> Any:
+        key = _manifest_key(manifest)
+        cached = _read_manifest(key) if key else None
+        self.__dict__["_pipedrive_manifest"] = (key, cached is not None)
+        return cached if cached is not None else pre_process(self, manifest)
+
+    def _validate_source(self: Any) -> None:
+        key, cached = self.__dict__.get("_pipedrive_manifest", (None, False))
+        if cached:
+            return  # validated when it was written
+        validate(self)
+        if key:
+            _write_manifest(key, getattr(self, "_source_config", None))
+
+    source_class._pre_process_manifest = _pre_process_manifest
+    source_class._validate_source = _validate_source
+    return True
+
+
+def _manifest_key(manifest: Any) -> Optional[str]:
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+
+    import orjson
+
+    try:
+        text = orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS) + version("airbyte-cdk").encode()
+    except (TypeError, PackageNotFoundError):
+        return None
+    return hashlib.sha256(text).hexdigest()[:32]
+
+
+def _manifest_folders() -> list:
+    import pathlib
+    import tempfile
+
+    return [pathlib.Path(__file__).parent / "__manifest_cache__",
+            pathlib.Path(tempfile.gettempdir()) / "source-pipedrive-manifest-cache"]
+
+
+def _read_manifest(key: str) -> Any:
+    import orjson
+
+    for folder in _manifest_folders():
+        try:
+            return orjson.loads((folder / f"{key}.json").read_bytes())
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _write_manifest(key: str, manifest: Any) -> None:
+    import os
+
+    import orjson
+
+    try:
+        data = orjson.dumps(manifest)
+    except TypeError:
+        return
+    for folder in _manifest_folders():
+        try:
+            folder.mkdir(exist_ok=True)
+            partial = folder / f".{key}.{os.getpid()}.part"
+            partial.write_bytes(data)
+            os.replace(partial, folder / f"{key}.json")  # atomic: a concurrent reader sees all of it or nothing
+            for old in sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime)[:-MANIFEST_CACHE_ENTRIES]:
+                old.unlink(missing_ok=True)
+            return
+        except OSError:
+            continue

@@ -35,9 +35,10 @@ from source_pipedrive.sync import BudgetSpent, Sync
 # collector would walk them every 700 allocations: about an eighth of a read's CPU. Records hold no cycles, so
 # collecting young objects every 100,000 allocations frees the same memory later, at a fraction of the work.
 GC_YOUNG_THRESHOLD = 100_000
-# When a read ends early (the budget, an error, a closed stdout), worker threads may still be inside a request, or
-# blocked handing records to a writer that is gone: the process does not wait for them longer than this.
-WORKERS_GRACE_SECONDS = 2.0
+# When a read ends, the CDK's pool threads stay idle (a stopped read's may still be inside a request, or blocked
+# handing records to a writer that is gone), and nothing they do any more reaches the output: the process waits
+# for them no longer than this, after everything was written.
+WORKERS_GRACE_SECONDS = 0.25
 
 
 class PipedriveEntrypoint(AirbyteEntrypoint):
@@ -101,7 +102,8 @@ def run() -> None:
         print(_trace(f"source-pipedrive could not start: {error}", FailureType.system_error, traceback.format_exc()), end="")
         sys.exit(1)
     entrypoint = PipedriveEntrypoint(source)
-    for handler in logging.getLogger("airbyte").handlers:
+    # The CDK's handler sits on the root logger; its stream loggers propagate to it.
+    for handler in {*logging.getLogger().handlers, *logging.getLogger("airbyte").handlers}:
         handler.addFilter(_NotBudgetNoise())
     status = 1
     try:

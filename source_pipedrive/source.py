@@ -248,3 +248,6 @@ class SourcePipedrive(ConcurrentDeclarativeSource):
 
     def streams(self, config: Mapping[str, Any]) -> List[Any]:
         return self._built if self._built is not None else super().streams(config)
+
+
+adapters.cache_processed_manifest(SourcePipedrive)

@@ -123,3 +123,23 @@ def test_start_up_reads_no_source_code_for_serializers_and_they_serialise_the_sa
     assert int(plain[0]) > 0, "serpyco-rs no longer reads attribute docs: adapters.skip_attribute_docs can go"
     assert int(ours[0]) == 0, "serpyco-rs changed: adapters.skip_attribute_docs no longer takes effect"
     assert ours[1] == plain[1]
+
+
+def test_a_second_start_with_the_same_streams_takes_the_processed_manifest_from_its_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(adapters, "_manifest_folders", lambda: [tmp_path / "cache"])
+    cfg = config()
+    first = SourcePipedrive(catalog=catalog("deals", sync_mode=SyncMode.incremental), config=cfg)
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 1, "the validated manifest was kept"
+    calls = []
+    from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+    original = ConcurrentDeclarativeSource._pre_process_manifest  # the CDK's own, which the file spares
+    monkeypatch.setattr(ConcurrentDeclarativeSource, "_pre_process_manifest",
+                        lambda self, manifest: calls.append(1) or original(self, manifest))
+    adapters.cache_processed_manifest(SourcePipedrive)  # wrap the patched CDK method
+    second = SourcePipedrive(catalog=catalog("deals", sync_mode=SyncMode.incremental), config=cfg)
+    assert calls == [] and second._source_config == first._source_config
+    other = SourcePipedrive(catalog=catalog("persons", sync_mode=SyncMode.incremental), config=cfg)
+    assert calls == [1], "other streams: another manifest, processed by the CDK"
+    assert [s.name for s in other.streams(cfg)] == ["persons"] and [s.name for s in second.streams(cfg)] == ["deals"]
+    monkeypatch.undo()
+    adapters.cache_processed_manifest(SourcePipedrive)
