@@ -39,6 +39,10 @@ SHARED_PARENT_LIST_SIZE = 1_000  # parent lists up to this long are read once pe
 SETTLED_SECONDS = 600  # an update_time this much older than a read, allowing for clock skew, gets no more records
 _V1_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 DEFAULT_REFRESH_HOURS = 24.0  # the spec's default for reference_refresh_hours
+# While the budget holds back a sync (the last run stopped for it), reference data already read waits up to a week for
+# its refresh, and deletion scans as long: done daily, they would spend on a small budget what the unfinished streams
+# need, and stretch the sync.
+BACKLOG_REFRESH_HOURS = 168.0
 
 
 def parsed_body(response: requests.Response) -> Any:
@@ -444,10 +448,15 @@ def read_whole_now(stream: str, config: Config, incremental: bool) -> bool:
     sync = Sync.current()
     if incremental:
         hours = config.get("reference_refresh_hours")
+        hours = DEFAULT_REFRESH_HOURS if hours is None else float(hours)
+        held_back = sync.ledger.budget.stopped_at is not None
         last = parse_time(sync.ledger.note(stream, "refreshed_at"))
-        due = last is None or utc_now() - last >= datetime.timedelta(hours=DEFAULT_REFRESH_HOURS if hours is None else float(hours))
-        if not due:
+        age = None if last is None else utc_now() - last
+        if age is not None and age < datetime.timedelta(hours=hours):
             sync.skip(stream, "not due")
+            return False
+        if age is not None and held_back and age < datetime.timedelta(hours=max(hours, BACKLOG_REFRESH_HOURS)):
+            sync.skip(stream, "held back")
             return False
         sync.read_whole.add(stream)
     sync.ledger.hold(stream, refreshed_at=sync.started_at)

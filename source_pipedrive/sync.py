@@ -149,7 +149,7 @@ class Sync:
             if first and observed:
                 self.ledger.budget.stopped(utc_now(), reason)
         if first and observed:
-            _LOGGER.warning(f"Stopping: {reason}")
+            _LOGGER.info(f"Sending no more requests in this sync; the requests under way finish. {reason}")
 
     def account(self, stream: str, response: requests.Response) -> None:
         """Charges a response to its stream and stops the sync when the budget it reports is spent or too low.
@@ -237,10 +237,14 @@ class Sync:
             lines.append("Not read, Pipedrive reporting no change since the last sync: " + ", ".join(skipped["unchanged"]))
         if skipped.get("not due"):
             lines.append("Not read, their reference_refresh_hours not yet passed: " + ", ".join(skipped["not due"]))
+        if skipped.get("held back"):
+            lines.append("Not refreshed until the streams the daily budget stopped have caught up (at most a week): "
+                         + ", ".join(skipped["held back"]))
         return lines
 
     def skip(self, stream: str, reason: str) -> None:
-        """A stream this sync does not read: "unchanged" (changes.py) or "not due" (reference refresh)."""
+        """A stream this sync does not read: "unchanged" (changes.py), "not due" (reference refresh) or "held back"
+        (a refresh put off while the budget holds the sync back)."""
         with self.lock:
             self.skipped.setdefault(reason, set()).add(stream)
 

@@ -10,6 +10,7 @@ from airbyte_cdk.models import SyncMode
 
 from builders import API, config, mock_no_custom_fields, read, stream_state, v1_page, v2_page
 from source_pipedrive.id_sets import encode_ids
+from source_pipedrive.sync import Sync
 
 
 def _ago(**delta) -> str:
@@ -134,3 +135,36 @@ def test_a_list_a_stream_and_its_children_s_parent_list_both_need_is_requested_o
              state=_noted("projects", {"update_time": checked}, checked_through=checked))
     assert _paths(http).count("/api/v2/projects") == 1
 
+
+
+def test_while_the_budget_holds_a_sync_back_a_refresh_waits_up_to_a_week_so_the_unfinished_streams_get_the_tokens():
+    currency = {"id": 1, "code": "C1", "name": "Currency 1"}
+    stopped = {"stopped_at": _ago(hours=20), "reason": "budget", "seen_at": _ago(hours=20), "remaining": 10, "limit": 90000}
+
+    def state(age_hours):
+        return _noted("currencies", {"_ab_refreshed_at": _ago(hours=age_hours)}, refreshed_at=_ago(hours=age_hours),
+                      keys=[[1]], budget=stopped)
+
+    with requests_mock.Mocker() as http:
+        http.get(f"{API}/v1/users/me", json={"success": True, "data": {"id": 1}},
+                 headers={"x-daily-ratelimit-token-remaining": "90000", "x-daily-ratelimit-token-limit": "90000"})
+        http.get(f"{API}/v1/currencies", json=v1_page([currency]))
+        held = read(config(reference_refresh_hours=24), ["currencies"], SyncMode.incremental, state=state(30))
+        assert "/v1/currencies" not in _paths(http) and held.records == []
+        assert "Not refreshed until the streams the daily budget stopped have caught up (at most a week): currencies" \
+            in Sync.current().cost_lines(), "the end-of-read lines say why it was not read"
+        week = read(config(reference_refresh_hours=24), ["currencies"], SyncMode.incremental, state=state(24 * 7 + 1))
+    assert [r.record.data["id"] for r in week.records] == [1], "a week-old copy is refreshed even so"
+
+
+def test_a_user_reported_changed_is_read_and_the_users_not_changed_are_not_taken_for_deleted():
+    checked = _ago(hours=1)
+    user = lambda i, modified: {"id": i, "name": f"User {i}", "modified": _v1(modified), "active_flag": True,  # noqa: E731
+                                "is_deleted": False}
+    saved = {"modified": "2024-01-01T00:00:00Z", "deletion_scan": {"ids": encode_ids({1, 2, 3}), "scanned_at": _ago(hours=2)}}
+    with requests_mock.Mocker() as http:
+        http.get(f"{API}/v1/recents", json=_recents(("user", 2, _ago(minutes=20), {"modified": _v1(_ago(minutes=20))})))
+        http.get(f"{API}/v1/users", json=v1_page([user(1, "2023-05-01T00:00:00Z"), user(2, _ago(minutes=20)),
+                                                 user(3, "2023-06-01T00:00:00Z")]))
+        output = read(config(), ["users"], SyncMode.incremental, state=_noted("users", saved, checked_through=checked))
+    assert [(r.record.data["id"], bool(r.record.data.get("_ab_cdc_deleted_at"))) for r in output.records] == [(2, False)]

@@ -212,3 +212,25 @@ def test_a_checkpoint_carries_the_ids_emitted_so_far_so_a_resumed_sync_still_rep
     assert decode_ids(checkpoint["deletion_scan"]["ids"]) == {1, 2, 5, 6}
     assert checkpoint["deletion_scan"]["scanned_at"] == legacy["deletion_scan"]["scanned_at"]
     assert decode_ids(legacy["deletion_scan"]["ids"]) == {1, 2, 5, 6, 7}  # what the CDK's final state will carry
+
+
+def test_while_the_budget_holds_a_sync_back_the_scan_waits_up_to_a_week():
+    stopped = {"stopped_at": _ago(20), "reason": "budget", "seen_at": _ago(20), "remaining": 10, "limit": 90000}
+
+    def state(hours_ago):
+        return stream_state("persons", {**_saved({1, 2}, scanned_hours_ago=hours_ago), "pipedrive_sync": {"budget": stopped}})
+
+    def scanned(output):
+        return _final_state(output, "persons")["deletion_scan"]["scanned_at"]
+
+    with requests_mock.Mocker() as http:
+        mock_no_custom_fields(http)
+        http.get(f"{API}/v1/users/me", json={"success": True, "data": {"id": 1}},
+                 headers={"x-daily-ratelimit-token-remaining": "90000", "x-daily-ratelimit-token-limit": "90000"})
+        http.get(f"{API}/api/v2/persons", json=_v2_by_query([_person(1, "2024-01-01T00:00:00Z")], [], alive=[]))
+        day_old = state(30)
+        held = read(config(deletion_scan_interval_hours=24), ["persons"], SyncMode.incremental, state=day_old)
+        assert not held.records, "no scan a day after the last: person 2 is not reported deleted yet"
+        assert scanned(held) == day_old[0].stream.stream_state.deletion_scan["scanned_at"]
+        week = read(config(deletion_scan_interval_hours=24), ["persons"], SyncMode.incremental, state=state(24 * 7 + 1))
+    assert [r.record.data["id"] for r in week.records if r.record.data.get("_ab_cdc_deleted_at")] == [2]
