@@ -83,11 +83,48 @@ def measure(emulator: Emulator, workdir: Path, repeat: int) -> dict:
             samples.append({"tokens": stats["tokens_total"], "requests": sum(stats["requests"].values()),
                             "records": len(result.of_type("RECORD")), "seconds": round(seconds, 2),
                             "changed records": sum(len(v["updated"]) for v in changed.values()),
+                            "per stream": per_stream(result),
                             "cost lines": [m["log"]["message"] for m in result.of_type("LOG")
-                                           if m["log"]["message"].startswith(("API cost", "Not read"))]})
+                                           if m["log"]["message"].startswith(("API cost", "Not read", "Not refreshed"))]})
         samples.sort(key=lambda s: s["seconds"])
         out[name] = {**samples[len(samples) // 2], "seconds all": [s["seconds"] for s in samples]}
     return out
+
+
+def per_stream(result) -> dict:
+    """{stream: tokens} from the end-of-read lines "API cost of STREAM: N requests, T tokens"."""
+    out = {}
+    for message in result.of_type("LOG"):
+        text = message["log"]["message"]
+        if text.startswith("API cost of ") and not text.startswith("API cost of this sync"):
+            name, rest = text[len("API cost of "):].split(": ", 1)
+            out[name] = int(rest.split(", ")[1].split(" ")[0].replace(",", ""))
+    return out
+
+
+def markdown(report: dict) -> str:
+    """The tables of docs/pipedrive.md "Cost of a schedule", from a report of the current code."""
+    lines = ["| account | unchanged sync | the day's reference refresh and deletion scans | 1% changed | hourly, a day | every 15 minutes, a day |",
+             "|---|---|---|---|---|---|"]
+    for account, versions in report["accounts"].items():
+        r = versions["current"]
+        day = r["a day of syncs"]
+        lines.append(f"| {account} | {r['unchanged']['tokens']:,} | {r['daily extras']['tokens']:,} | "
+                     f"{r['1% changed']['tokens']:,} ({r['1% changed']['changed records']} records) | "
+                     f"{day['hourly']['tokens a day']:,} | {day['every 15 minutes']['tokens a day']:,} |")
+    lines += ["", "| seats | schedule | " + " | ".join(PLANS) + " |", "|---|---|" + "---|" * len(PLANS)]
+    for account, versions in report["accounts"].items():
+        day = versions["current"]["a day of syncs"]
+        for schedule, row in day.items():
+            lines.append(f"| {account.split()[0]} | {schedule} | " + " | ".join(row[p] for p in PLANS) + " |")
+    first = next(iter(report["accounts"].values()))["current"]
+    names = sorted(set(first["unchanged"]["per stream"]) | set(first["daily extras"]["per stream"])
+                   | set(first["1% changed"]["per stream"]))
+    lines += ["", "| stream | unchanged sync | once a day (refresh, deletion scan) | 1% changed |", "|---|---|---|---|"]
+    for name in names:
+        lines.append(f"| `{name}` | " + " | ".join(str(first[k]["per stream"].get(name, 0))
+                                                 for k in ("unchanged", "daily extras", "1% changed")) + " |")
+    return "\n".join(lines)
 
 
 def day_costs(result: dict, users: int) -> dict:
@@ -138,6 +175,7 @@ def main() -> int:
                     os.environ["PYTHONPATH"] = saved
     if args.out:
         args.out.write_text(json.dumps(report, indent=1))
+    print(markdown(report))
     return 0
 
 

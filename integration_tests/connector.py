@@ -52,6 +52,18 @@ def run(tmp_path: Path, command: str, config: Optional[Mapping] = None, catalog:
     return Run(completed.returncode, completed.stdout, completed.stderr, messages)
 
 
+def token_config(emulator: Any, token: str) -> Dict[str, Any]:
+    """A config that reads `emulator` with an API token."""
+    return {"credentials": {"auth_type": "api_token", "api_token": token}, "api_domain": emulator.base_url}
+
+
+def discovered_catalog(folder: Path, config: Mapping) -> Dict[str, Any]:
+    """Every stream `discover` lists, configured as configured_catalog() does."""
+    discovered = run(folder, "discover", config)
+    assert discovered.returncode == 0, discovered.stdout[-2000:]
+    return configured_catalog(discovered.of_type("CATALOG")[0])
+
+
 def configured_catalog(catalog_message: Mapping, streams=None, incremental: bool = True) -> Dict[str, Any]:
     """Every discovered stream (or the named ones), incremental where the stream supports it."""
     configured = []

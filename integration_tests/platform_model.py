@@ -213,13 +213,15 @@ class Connection:
             outcome = "succeeded" if job.succeeded else "failed"
             limited = len(job.attempts[-1].rate_limited)
             lines.append(f"day {self.day(job.started)} {when} job {job.number}: {outcome} after {len(job.attempts)} "
-                         f"attempt(s), {sum(a.committed for a in job.attempts)} records, {limited} streams rate-limited")
+                         f"attempt(s), {sum(a.committed for a in job.attempts)} records, {limited} streams rate-limited, "
+                         f"{sum(a.seconds for a in job.attempts):.1f} s")
         return lines
 
 
-def first_sync_days(cost: int, budget: int, reserve_percent: float = 10) -> int:
-    """The budget-days a first sync needs: its cost over what a day leaves the connector."""
-    return math.ceil(cost / (budget * (1 - reserve_percent / 100)))
+def first_sync_days(cost: int, budget: int, reserve_percent: float = 10, kept: int = 0) -> int:
+    """The budget-days a first sync needs: its cost over what a day leaves the connector (the budget less the reserve
+    and the `kept` tokens the connector stops short of it: a round of requests in flight, a day of probes)."""
+    return math.ceil(cost / (budget * (1 - reserve_percent / 100) - kept))
 
 
 def utc(text: str) -> datetime:

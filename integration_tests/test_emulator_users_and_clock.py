@@ -153,3 +153,33 @@ def test_recents_reaches_one_month_back_from_the_clock_not_from_real_time():
         assert all(calendar.timegm(time.strptime(r["data"]["update_time"], "%Y-%m-%d %H:%M:%S")) == clock.now
                    for r in got)
         assert emu.catalogue_truth("recents", since_timestamp=0) == got
+
+
+CHILDREN_OF_A_NEW_RECORD = [
+    "/api/v2/deals/{d}/followers", "/api/v2/deals/{d}/followers/changelog", "/v1/deals/{d}/participants",
+    "/v1/deals/{d}/participantsChangelog", "/v1/deals/{d}/changelog", "/api/v2/persons/{p}/followers",
+    "/api/v2/persons/{p}/followers/changelog", "/v1/persons/{p}/changelog", "/api/v2/organizations/{o}/followers",
+    "/api/v2/organizations/{o}/followers/changelog", "/api/v2/products/{r}/followers",
+    "/api/v2/products/{r}/followers/changelog",
+]
+
+
+def test_the_children_of_a_record_created_now_hold_no_time_after_now():
+    # A cursor that met a time from the future would skip everything until then (a real account has none).
+    import re
+    import time as _time
+
+    import requests
+
+    with Emulator(api_tokens=("clock-token",)) as emu:
+        added = emu.mutate(update_fraction=0, add=1, entities=["deals", "persons", "organizations", "products"])
+        now = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(_time.time() + 1))
+        ids = {"d": added["deals"]["added"][0], "p": added["persons"]["added"][0],
+               "o": added["organizations"]["added"][0], "r": added["products"]["added"][0]}
+        late = {}
+        for template in CHILDREN_OF_A_NEW_RECORD:
+            path = template.format(**ids)
+            body = requests.get(emu.base_url + path, headers={"x-api-token": "clock-token"}, timeout=30).text
+            times = [t.replace(" ", "T") for t in re.findall(r'"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)', body)]
+            late.update({path: t for t in times if t > now})
+    assert late == {}

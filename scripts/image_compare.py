@@ -98,10 +98,12 @@ class Comparison:
                 self.failures.append(f"{step}: the API token appears in the connector's output")
 
 
-# State values that two runs of the same read cannot share: when a deletion scan ran (wall clock) and how many seconds
-# the previous read of a child stream took (the CDK's lookback window for its global cursor). sourceStats (records
-# since the stream's last checkpoint) depends on thread timing and is left out with the rest of the message envelope.
-CLOCK_KEYS = {"scanned_at": "<wall clock>", "lookback_window": "<seconds the read took>"}
+# State values that two runs of the same read cannot share: when a deletion scan ran, how far the change feed was
+# checked, when reference data was last read and what the budget memory saw (wall clock), and how many seconds the
+# previous read of a child stream took (the CDK's lookback window for its global cursor). sourceStats (records since
+# the stream's last checkpoint) depends on thread timing and is left out with the rest of the message envelope.
+CLOCK_KEYS = {"scanned_at": "<wall clock>", "checked_through": "<wall clock>", "refreshed_at": "<wall clock>",
+              "seen_at": "<wall clock>", "stopped_at": "<wall clock>", "lookback_window": "<seconds the read took>"}
 
 
 def _without_clock(node: Any) -> Any:

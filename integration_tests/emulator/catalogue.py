@@ -471,16 +471,18 @@ class CatalogueMixin:
             if p not in pids:
                 pids.append(p)
         adder = t.cols["owner_id"][k]
-        rows = [(did * 4 + j + 1, p, t.add[k] + 60 * j, adder if j == 0 else self.active_users[int(r.random() * len(self.active_users))])
+        created = t.add[k] > D.END  # by a mutation, at the clock's now: every participant added then, none removed
+        rows = [(did * 4 + j + 1, p, t.add[k] + (0 if created else 60 * j),
+                 adder if j == 0 else self.active_users[int(r.random() * len(self.active_users))])
                 for j, p in enumerate(pids)]
         removed = None
-        if r.random() < 0.3 or showcase:
+        if (r.random() < 0.3 or showcase) and not created:
             p = 1 + int(r.random() * self.n_persons)
             while showcase and p in pids and len(pids) < self.n_persons:
                 p = 1 + int(r.random() * self.n_persons)
             if p not in pids:
-                t_add = t.add[k] + 3600 + int(r.random() * 86400 * 10)
-                removed = (p, t_add, t_add + 60 + int(r.random() * 86400 * 30), adder)
+                t_add = min(t.add[k] + 3600 + int(r.random() * 86400 * 10), D.END - 120)  # history ends with the data
+                removed = (p, t_add, min(t_add + 60 + int(r.random() * 86400 * 30), D.END - 60), adder)
         return rows, removed
 
     def participant_person_ids(self, did: int) -> list:

@@ -732,7 +732,7 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin, ReferenceMixin):
         for j, u in enumerate(users):
             added = base if j == 0 and u == owner else base + 3600 * j + int(rnd() * 86400)
             if base > END:  # created by a mutation, at the clock's now: followed on creation, never in the future
-                added = base + j
+                added = base
             out.append({"user_id": u, "add_time": v2_time(added)})
         return out
 
