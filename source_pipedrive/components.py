@@ -45,6 +45,13 @@ DEFAULT_REFRESH_HOURS = 24.0  # the spec's default for reference_refresh_hours
 BACKLOG_REFRESH_HOURS = 168.0
 
 
+def interval_hours(configured: Any, default: float) -> float:
+    """An interval option (reference_refresh_hours, deletion_scan_interval_hours) as this sync applies it: stretched
+    to BACKLOG_REFRESH_HOURS while the last run stopped for the budget."""
+    hours = default if configured is None else float(configured)
+    return max(hours, BACKLOG_REFRESH_HOURS) if Sync.current().ledger.budget.stopped_at is not None else hours
+
+
 def parsed_body(response: requests.Response) -> Any:
     """The decoded JSON body, decoded once per response (orjson) and shared by error handler, extractor, paginator."""
     body = getattr(response, _PARSED, None)
@@ -449,14 +456,10 @@ def read_whole_now(stream: str, config: Config, incremental: bool) -> bool:
     if incremental:
         hours = config.get("reference_refresh_hours")
         hours = DEFAULT_REFRESH_HOURS if hours is None else float(hours)
-        held_back = sync.ledger.budget.stopped_at is not None
         last = parse_time(sync.ledger.note(stream, "refreshed_at"))
         age = None if last is None else utc_now() - last
-        if age is not None and age < datetime.timedelta(hours=hours):
-            sync.skip(stream, "not due")
-            return False
-        if age is not None and held_back and age < datetime.timedelta(hours=max(hours, BACKLOG_REFRESH_HOURS)):
-            sync.skip(stream, "held back")
+        if age is not None and age < datetime.timedelta(hours=interval_hours(hours, DEFAULT_REFRESH_HOURS)):
+            sync.skip(stream, "not due" if age < datetime.timedelta(hours=hours) else "held back")
             return False
         sync.read_whole.add(stream)
     sync.ledger.hold(stream, refreshed_at=sync.started_at)

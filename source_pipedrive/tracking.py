@@ -19,7 +19,7 @@ from airbyte_cdk.sources.types import Config, Record, StreamSlice
 
 from source_pipedrive import adapters
 from source_pipedrive.budget import utc_now
-from source_pipedrive.components import BACKLOG_REFRESH_HOURS, SETTLED_SECONDS, parsed_body, read_whole_now
+from source_pipedrive.components import SETTLED_SECONDS, interval_hours, parsed_body, read_whole_now
 from source_pipedrive.id_sets import decode_ids, encode_ids
 from source_pipedrive.sync import BudgetSpent, Sync
 
@@ -278,11 +278,7 @@ class DeletionScan(CheckpointedRead):
         return alive
 
     def _interval(self) -> datetime.timedelta:
-        hours = self.config.get("deletion_scan_interval_hours")
-        hours = 24 if hours is None else float(hours)
-        if Sync.current().ledger.budget.stopped_at is not None:  # the budget holds the sync back: the backlog first
-            hours = max(hours, BACKLOG_REFRESH_HOURS)
-        return datetime.timedelta(hours=hours)
+        return datetime.timedelta(hours=interval_hours(self.config.get("deletion_scan_interval_hours"), 24))
 
     def _scan_slice(self, stream_slice: StreamSlice) -> StreamSlice:
         return StreamSlice(partition=stream_slice.partition, extra_fields=stream_slice.extra_fields,
