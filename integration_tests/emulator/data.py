@@ -772,7 +772,8 @@ class Dataset(CatalogueMixin, CountsMixin, V1ObjectsMixin, ReferenceMixin):
             disc = r.choice((0, 0, 5, 10))
             total = round(qty * price * (1 - disc / 100), 2)
             freq = r.choice(("one-time", "one-time", "monthly", "annually"))
-            ts = t.add[k] + 60 * (j + 1)
+            # created by a mutation (at the clock's now): its products were added with it, never in the future
+            ts = t.add[k] if t.add[k] > END else t.add[k] + 60 * (j + 1)
             out.append({
                 "id": dp, "sum": total, "tax": r.choice((0, 19, 20)), "deal_id": did, "name": self.product_name(prod),
                 "product_id": prod, "product_variation_id": None, "order_nr": j + 1,
