@@ -351,9 +351,13 @@ class ParentsInOrder(PartitionRouter):
         if not self._visits():
             self._final, self._active = [dict(state) for state in self._initial], len(self.parents)
             return
+        sync = Sync.current()
         for index, router in enumerate(self.parents):
             self._active, self._progress = index, None
             for stream_slice in self._parent_list(index, router):
+                if sync.stop_reason:  # the budget stopped the sync: each parent handed out now would only fail
+                    sync.budget_stopped.add(self.stream)  # unfinished, even when no parent was handed out
+                    return
                 self._progress = stream_slice.extra_fields.get(self.cursor_field) or self._progress
                 if self.skip_when_zero is None or stream_slice.extra_fields.get(self.skip_when_zero) != 0:
                     yield stream_slice

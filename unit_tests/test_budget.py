@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from airbyte_cdk.models import FailureType, StreamDescriptor
+
 from source_pipedrive.components import BudgetGate
 from source_pipedrive.sync import BudgetSpent, Sync, token_cost
 
@@ -111,3 +113,20 @@ def test_the_gate_signs_requests_until_the_sync_stops_and_none_after():
         gate(request)
     with pytest.raises(BudgetSpent):
         gate.get_auth_header()
+
+
+def test_a_refused_request_becomes_the_cdk_s_transient_trace_without_formatting_its_stack():
+    # After a stop every queued partition fails with BudgetSpent and the CDK turns each into a trace message on its
+    # main thread; formatting thousands of deep stacks kept a stopped sync of a big account busy for minutes.
+    def deep(n):
+        if n == 0:
+            Sync.current().check_open()
+        deep(n - 1)
+
+    sync = Sync.start({})
+    sync.stop("the daily budget is spent")
+    with pytest.raises(BudgetSpent) as raised:
+        deep(50)
+    error = raised.value.as_airbyte_message(stream_descriptor=StreamDescriptor(name="deal_flow")).trace.error
+    assert (error.message, error.failure_type, error.stream_descriptor.name, error.stack_trace) == \
+        ("the daily budget is spent", FailureType.transient_error, "deal_flow", None)

@@ -114,3 +114,20 @@ def test_sibling_child_streams_read_a_short_parent_list_once_per_sync():
     Sync.start({})
     _walk(child())
     assert len(reads) == 2  # the next sync reads the list again
+
+
+def test_once_the_budget_stops_the_sync_no_more_parents_are_handed_out_and_the_state_stays_at_the_last_one():
+    # Each parent handed out after a stop becomes a partition that can only fail: thousands of them for a child
+    # stream of a big account, each failure carried to the main thread. The state must not pass the last parent
+    # handed out, so the next sync visits the rest.
+    deals = ParentList("deal_ids", [(i, f"2024-01-{i:02d}T00:00:00Z", {}) for i in range(1, 6)],
+                       initial={"update_time": "2023-12-01T00:00:00Z"})
+    router = ParentsInOrder(parents=[deals], config={}, parameters={"name": "deal_flow"})
+    handed_out = []
+    for stream_slice in router.stream_slices():
+        handed_out.append(stream_slice.partition["parent_id"])
+        if len(handed_out) == 2:
+            Sync.current().stop("the daily budget is spent")
+    assert handed_out == [1, 2]
+    assert Sync.current().budget_stopped == {"deal_flow"}  # reported unfinished (rate-limited), never complete
+    assert router.get_stream_state() == {"deal_ids": {"update_time": "2024-01-02T00:00:00Z"}}
