@@ -111,10 +111,13 @@ class BudgetMemory:
         return max(after, self.stopped_at), by
 
     # ---- what Pipedrive reports ------------------------------------------------------------------------------
-    def observe(self, now: datetime.datetime, remaining: int, limit: Optional[int]) -> None:
-        """Takes in the budget a response reports; the tokens left rising between two observations is a reset."""
+    def observe(self, now: datetime.datetime, remaining: int, limit: Optional[int], in_flight: int = 0) -> None:
+        """Takes in the budget a response reports; the tokens left rising between two observations is a reset.
+        `in_flight`: the tokens of the requests that may be under way at once, whose responses can arrive in any
+        order (on a small budget more than RESET_RISE of it): a rise within that is no reset."""
         previous, self.seen = self.seen, Observation(now, remaining, limit)
-        if previous is None or now <= previous.at or remaining - previous.remaining <= RESET_RISE * (limit or 30_000):
+        rise = remaining - previous.remaining if previous is not None else 0
+        if previous is None or now <= previous.at or rise <= max(RESET_RISE * (limit or 30_000), in_flight):
             return
         if previous.limit is not None and limit is not None and previous.limit != limit:
             return  # the company bought tokens or changed plan: not a reset

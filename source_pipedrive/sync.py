@@ -182,7 +182,7 @@ class Sync:
                 spent[1] += token_cost(response.request.url if response.request is not None else response.url)
             if remaining is not None:
                 self.remaining, self.limit = remaining, limit if limit is not None else self.limit
-                self.ledger.budget.observe(utc_now(), remaining, self.limit)
+                self.ledger.budget.observe(utc_now(), remaining, self.limit, in_flight=self.in_flight_margin)
         if remaining == 0:
             self.stop(self.spent_message())
             if response.status_code == 429:

@@ -90,3 +90,15 @@ def test_the_memory_survives_the_state_and_a_damaged_copy_is_ignored():
     assert again == memory
     assert BudgetMemory.from_state({"stopped_at": "yesterday", "remaining": "many"}) == BudgetMemory()
     assert BudgetMemory.from_state(None) == BudgetMemory()
+
+
+def test_responses_arriving_out_of_order_on_a_small_budget_are_no_reset():
+    # Four workers' 40-token requests answered in another order than sent: the tokens left seem to rise by up to a
+    # round in flight, more than 5% of a 2,109-token budget. Taken for a reset, the next days' runs waited for it at
+    # the wrong hour and a scheduled day passed without progress (integration_tests/test_platform.py).
+    memory = BudgetMemory()
+    memory.observe(T0, 500, 2_109, in_flight=208)
+    memory.observe(T0 + datetime.timedelta(seconds=1), 660, 2_109, in_flight=208)
+    assert (memory.reset_after, memory.reset_by) == (None, None)
+    memory.observe(T0 + 9 * HOUR, 2_000, 2_109, in_flight=208)  # a real reset gives back a day's spending
+    assert (memory.reset_after, memory.reset_by) == (T0 + datetime.timedelta(seconds=1), T0 + 9 * HOUR)
