@@ -116,8 +116,9 @@ class BudgetMemory:
         `in_flight`: the tokens of the requests that may be under way at once, whose responses can arrive in any
         order (on a small budget more than RESET_RISE of it): a rise within that is no reset."""
         previous, self.seen = self.seen, Observation(now, remaining, limit)
-        rise = remaining - previous.remaining if previous is not None else 0
-        if previous is None or now <= previous.at or rise <= max(RESET_RISE * (limit or 30_000), in_flight):
+        if previous is None or now <= previous.at:
+            return
+        if remaining - previous.remaining <= max(RESET_RISE * (limit or 30_000), in_flight):
             return
         if previous.limit is not None and limit is not None and previous.limit != limit:
             return  # the company bought tokens or changed plan: not a reset

@@ -55,7 +55,7 @@ class BudgetSpent(AirbyteTracedException):
     def as_airbyte_message(self, stream_descriptor: Optional[StreamDescriptor] = None) -> AirbyteMessage:
         """The CDK's trace, without the formatted stack: after a stop every partition still queued ends with one of
         these (thousands for a child stream of a big account), and formatting each stack took tens of milliseconds.
-        The stop is expected; where it happened says nothing (run.py reports it once)."""
+        The stop is expected; where it happened says nothing (cli.py reports it once)."""
         return AirbyteMessage(type=Type.TRACE, trace=AirbyteTraceMessage(
             type=TraceType.ERROR, emitted_at=time.time_ns() // 1_000_000,
             error=AirbyteErrorTraceMessage(message=self.message, internal_message=self.internal_message,
