@@ -93,6 +93,11 @@ class Changes:
         margin = datetime.timedelta(seconds=SETTLED_SECONDS)
         Sync.current().ledger.hold(stream, checked_through=as_text(utc_now() - margin))
 
+    def read_feed(self, requester: Requester) -> bool:
+        """Reads the feed now (once a sync), for the streams that decide before they are built; whether it is complete."""
+        feed = self._feed(requester, utc_now())
+        return feed is not None and feed.complete
+
     def _feed(self, requester: Requester, now: datetime.datetime) -> Optional[ChangeFeed]:
         with self.lock:
             if not self.tried:

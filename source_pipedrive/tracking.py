@@ -278,7 +278,7 @@ class DeletionScan(CheckpointedRead):
         return alive
 
     def _interval(self) -> datetime.timedelta:
-        return datetime.timedelta(hours=interval_hours(self.config.get("deletion_scan_interval_hours"), 24))
+        return scan_interval(self.config)
 
     def _scan_slice(self, stream_slice: StreamSlice) -> StreamSlice:
         return StreamSlice(partition=stream_slice.partition, extra_fields=stream_slice.extra_fields,
@@ -346,3 +346,33 @@ class NewestFirst(Retriever):
             if since and _sortable(record.get(self.cursor_field)) < since:
                 return
             yield record
+
+
+def scan_interval(config: Config) -> datetime.timedelta:
+    return datetime.timedelta(hours=interval_hours(config.get("deletion_scan_interval_hours"), 24))
+
+
+def scan_due(stream_state: Optional[Mapping[str, Any]], config: Config, now: datetime.datetime) -> bool:
+    """Whether a DeletionScan stream starting from `stream_state` scans in this sync (as DeletionScan.must_read)."""
+    saved = (stream_state or {}).get(SCAN_KEY)
+    try:
+        known = decode_ids(saved["ids"]) if saved else None
+        scanned_at = _parse_utc(saved["scanned_at"]) if saved else None
+    except (KeyError, TypeError, ValueError):
+        return True
+    return known is None or not scanned_at or now - scanned_at >= scan_interval(config)
+
+
+@dataclass
+class ChangeFeedRead(Retriever):
+    """Reads /v1/recents for the whole sync and returns no record (definitions.change_feed, source.py)."""
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    changes_requester: Optional[Requester] = None
+    cursor: Any = None
+
+    def read_records(self, records_schema: Mapping[str, Any], stream_slice: Optional[StreamSlice] = None) -> Iterable[Any]:
+        if self.changes_requester is not None:
+            Sync.current().changes.read_feed(self.changes_requester)
+        return iter(())
