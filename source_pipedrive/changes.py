@@ -78,8 +78,8 @@ class Changes:
         yet, a note older than recents reaches, an unreadable feed): then the stream reads as usual. Either way the
         stream's note moves forward once it completes."""
         sync, now = Sync.current(), utc_now()
-        checked = parse_time(sync.ledger.note(stream, "checked_through"))
-        feed = self._feed(requester, now) if checked and checked > now - WINDOW else None
+        checked = self.checked_through(stream, now)
+        feed = self._feed(requester, now) if checked else None
         if feed is None or not feed.complete:
             sync.ledger.hold(stream, checked_through=as_text(now - datetime.timedelta(seconds=SETTLED_SECONDS)))
             return None
@@ -87,6 +87,12 @@ class Changes:
         start = feed.read_at if not changed else now
         sync.ledger.hold(stream, checked_through=as_text(start - datetime.timedelta(seconds=SETTLED_SECONDS)))
         return changed
+
+    @staticmethod
+    def checked_through(stream: str, now: datetime.datetime) -> Optional[datetime.datetime]:
+        """The stream's note, when recents still reaches back to it (else None: the stream reads as usual)."""
+        checked = parse_time(Sync.current().ledger.note(stream, "checked_through"))
+        return checked if checked and checked > now - WINDOW else None
 
     def reading(self, stream: str) -> None:
         """The note of a stream read without asking recents (full refresh, or no recents item type)."""

@@ -178,7 +178,8 @@ class SourcePipedrive(ConcurrentDeclarativeSource):
         rules = quiet.rules(yaml.load(manifest_path().read_text(), Loader=_LOADER))
         candidates = {e.stream.name: (e, rules[e.stream.name]) for e in catalog.streams
                       if e.sync_mode == SyncMode.incremental and e.stream.name in rules}
-        if any(rule.kind == quiet.CHANGES for _, rule in candidates.values()):
+        now = utc_now()
+        if any(rule.kind == quiet.CHANGES and sync.changes.checked_through(name, now) for name, (_, rule) in candidates.items()):
             feed_catalog = ConfiguredAirbyteCatalog(streams=[probe_entry(CHANGE_FEED)])
             feed = SourcePipedrive(catalog=feed_catalog, config=config, same_sync=True, manifest=probe_manifest(CHANGE_FEED))
             try:
@@ -188,7 +189,6 @@ class SourcePipedrive(ConcurrentDeclarativeSource):
                         yield message
             except AirbyteTracedException:
                 pass  # the streams decide for themselves, as without this step
-        now = utc_now()
         for name, (entry, rule) in candidates.items():
             if sync.stop_reason:
                 break
