@@ -22,4 +22,4 @@ ENTRYPOINT ["source-pipedrive"]
 USER airbyte
 
 LABEL io.airbyte.name=airbyte/source-pipedrive
-LABEL io.airbyte.version=0.3.0
+LABEL io.airbyte.version=0.3.1
