@@ -7,19 +7,19 @@ import json
 
 import pytest
 import requests_mock
+import yaml
 from airbyte_cdk.models import AirbyteStreamStatus, SyncMode
 from airbyte_cdk.test import entrypoint_wrapper
 
 from builders import API, catalog, config, mock_no_custom_fields, v1_page, v2_page
 from source_pipedrive import SourcePipedrive, quiet
 from source_pipedrive.id_sets import encode_ids
-from source_pipedrive.source import _LOADER, manifest_path
+from source_pipedrive.source import load_manifest, manifest_path
 from source_pipedrive.sync import Sync
 from source_pipedrive.tracking import scan_due
 from test_changes import _ago, _noted, _recents, _v1
 from test_oauth import TOKEN_URL, oauth_config, token_response
 
-import yaml
 
 
 def _read(cfg, streams, state, sync_mode=SyncMode.incremental, modes=None):
@@ -49,7 +49,7 @@ def _scanned(hours_ago):
 # --- the rules, read off the manifest ---------------------------------------------------------------------------------
 
 def test_the_manifest_s_rules_name_reference_data_and_the_streams_recents_reports_on():
-    rules = quiet.rules(yaml.load(manifest_path().read_text(), Loader=_LOADER))
+    rules = quiet.rules(load_manifest())
     assert rules["currencies"] == quiet.Rule(quiet.REFERENCE)
     assert rules["persons"] == quiet.Rule(quiet.CHANGES, "person", scans=True), "a due deletion scan reads persons anyway"
     assert rules["deals"] == quiet.Rule(quiet.CHANGES, "deal"), "deleted deals come flagged: no scan"
@@ -193,3 +193,10 @@ def test_a_refresh_token_rotated_by_the_feed_read_signs_in_the_streams_built_aft
     assert {r.headers["Authorization"] for r in http.request_history if r.method == "GET"} == {"Bearer at-new-111"}
     controls = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"type":"CONTROL"')]
     assert controls[-1]["control"]["connectorConfig"]["config"]["credentials"]["refresh_token"] == "rt-rotated"
+
+
+def test_the_manifest_is_parsed_once_and_each_source_gets_a_copy_of_its_own():
+    first = load_manifest()
+    first["definitions"]["streams"].pop("deals")
+    assert "deals" in load_manifest()["definitions"]["streams"], "a change to one copy reaches no other source"
+    assert load_manifest() == yaml.safe_load(manifest_path().read_text())
