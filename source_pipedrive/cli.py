@@ -69,15 +69,15 @@ def _source(args: List[str]) -> SourcePipedrive:
     catalog = SourcePipedrive.read_catalog(catalog_path) if catalog_path else None
     config = SourcePipedrive.read_config(config_path) if config_path else None
     state = SourcePipedrive.read_state(state_path) if state_path else None
+    build_in_read = bool(args) and args[0] == "read"
     try:
         return SourcePipedrive(catalog=catalog, config=config, state=state, config_path=config_path,
-                               build_in_read=bool(args) and args[0] == "read")
+                               build_in_read=build_in_read)
     except OSError as error:  # a legacy config mounted read-only: migrate in memory, announce it, go on
         print(_message(AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.WARN, message=(
             f"Could not rewrite {config_path} in today's shape ({error.strerror}); the CONTROL message carries it "
             "to the platform instead.")))), end="")
-        return SourcePipedrive(catalog=catalog, config=config, state=state, config_path=None,
-                               build_in_read=bool(args) and args[0] == "read")
+        return SourcePipedrive(catalog=catalog, config=config, state=state, config_path=None, build_in_read=build_in_read)
 
 
 def _message(message: AirbyteMessage) -> str:

@@ -7,7 +7,7 @@ import datetime
 import logging
 import time
 from dataclasses import InitVar, dataclass
-from typing import Any, Iterable, Mapping, Optional, Set
+from typing import Any, Iterable, Mapping, Optional, Set, Tuple
 
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateBlob, AirbyteStateMessage, AirbyteStateType
 from airbyte_cdk.models import AirbyteStreamState, StreamDescriptor
@@ -179,11 +179,11 @@ class DeletionScan(CheckpointedRead):
         super().__post_init__(parameters)
         self.ordered = not self.client_side_filter
         self.scan_start = InterpolatedString.create(self.scan_start, parameters=parameters).eval(self.config)
-        saved = (self._extras or {}).get(SCAN_KEY)
+        self._known: Optional[Set[int]] = None
+        self._scanned_at: Optional[datetime.datetime] = None
         try:
-            self._known: Optional[Set[int]] = decode_ids(saved["ids"]) if saved else None
-            self._scanned_at = _parse_utc(saved["scanned_at"]) if saved else None
-        except (KeyError, TypeError, ValueError):
+            self._known, self._scanned_at = saved_scan(self._extras)
+        except ValueError:
             _LOGGER.warning(f"{self.name}: the id set saved in the state is unreadable; a scan rebuilds it.")
             self._known, self._scanned_at = None, None
 
@@ -194,7 +194,7 @@ class DeletionScan(CheckpointedRead):
         return not self.client_side_filter and self._scan_due(utc_now())
 
     def _scan_due(self, now: datetime.datetime) -> bool:
-        return self._known is None or not self._scanned_at or now - self._scanned_at >= self._interval()
+        return _due(self._known, self._scanned_at, self.config, now)
 
     def _read(self, records_schema: Mapping[str, Any], stream_slice: StreamSlice) -> Iterable[Any]:
         now = utc_now()
@@ -277,9 +277,6 @@ class DeletionScan(CheckpointedRead):
                     alive.add(item.get("id"))
         return alive
 
-    def _interval(self) -> datetime.timedelta:
-        return scan_interval(self.config)
-
     def _scan_slice(self, stream_slice: StreamSlice) -> StreamSlice:
         return StreamSlice(partition=stream_slice.partition, extra_fields=stream_slice.extra_fields,
                            cursor_slice={**stream_slice.cursor_slice, "start_time": self.scan_start})
@@ -348,19 +345,29 @@ class NewestFirst(Retriever):
             yield record
 
 
-def scan_interval(config: Config) -> datetime.timedelta:
-    return datetime.timedelta(hours=interval_hours(config.get("deletion_scan_interval_hours"), 24))
+def saved_scan(stream_state: Optional[Mapping[str, Any]]) -> Tuple[Optional[Set[int]], Optional[datetime.datetime]]:
+    """The ids and the time of the last deletion scan a stream state holds ((None, None) if none); ValueError when
+    they cannot be read."""
+    saved = (stream_state or {}).get(SCAN_KEY)
+    if not saved:
+        return None, None
+    try:
+        return decode_ids(saved["ids"]), _parse_utc(saved["scanned_at"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"unreadable {SCAN_KEY} in the state") from error
 
 
 def scan_due(stream_state: Optional[Mapping[str, Any]], config: Config, now: datetime.datetime) -> bool:
     """Whether a DeletionScan stream starting from `stream_state` scans in this sync (as DeletionScan.must_read)."""
-    saved = (stream_state or {}).get(SCAN_KEY)
     try:
-        known = decode_ids(saved["ids"]) if saved else None
-        scanned_at = _parse_utc(saved["scanned_at"]) if saved else None
-    except (KeyError, TypeError, ValueError):
+        return _due(*saved_scan(stream_state), config, now)
+    except ValueError:
         return True
-    return known is None or not scanned_at or now - scanned_at >= scan_interval(config)
+
+
+def _due(known: Optional[Set[int]], scanned_at: Optional[datetime.datetime], config: Config, now: datetime.datetime) -> bool:
+    interval = datetime.timedelta(hours=interval_hours(config.get("deletion_scan_interval_hours"), 24))
+    return known is None or not scanned_at or now - scanned_at >= interval
 
 
 @dataclass
